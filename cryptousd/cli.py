@@ -1,0 +1,253 @@
+"""``cryptousd <command>``: the notebooks' steps for headless use.
+
+Each command has ``--help``; each that produces a result can write it as JSON with ``--json PATH``.
+Errors a user can meet print one line (no traceback) and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .config import DEFAULT_EXCHANGE, DEFAULT_MODEL, DEFAULT_SYMBOL, DEFAULT_YAHOO_TICKER, MODELS_DIR, STORE_DIR
+from .errors import CryptoUSDError
+
+
+def _print_json(obj, path: str | None) -> None:
+    if path:
+        from .store import write_json
+
+        write_json(path, obj)
+        print(f"wrote {path}")
+
+
+# fetch / data ---------------------------------------------------------------------------------
+def cmd_fetch(args) -> dict:
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from .store import CandleStore
+
+    store = CandleStore(args.store)
+    if args.archive:
+        from .io import read_candle_file
+
+        files = [p for a in args.archive for p in (sorted(Path(a).glob("*.zip")) + sorted(Path(a).glob("*.csv")) if Path(a).is_dir() else [Path(a)])]
+        added = 0
+        for f in tqdm(files, desc="importing archives", unit="file"):
+            added += store.append(read_candle_file(f), source=args.source_name or "binance", symbol=args.symbol or "BTC/USDT")
+        result = {"source": "archive", "files": [str(f) for f in files], "new_rows": added}
+    else:
+        end = pd.Timestamp(args.end, tz="UTC") if args.end else pd.Timestamp.now(tz="UTC")
+        start = pd.Timestamp(args.start, tz="UTC") if args.start else end - pd.Timedelta(days=args.days)
+        total = int((end - start) / pd.Timedelta("1min"))
+        if args.source == "yahoo":
+            from .sources import YahooSource
+
+            src = YahooSource(args.symbol or DEFAULT_YAHOO_TICKER)
+            frame = src.history(start, end)
+            name = "yahoo"
+        else:
+            from .sources import ExchangeSource
+
+            src = ExchangeSource(args.exchange, args.symbol or DEFAULT_SYMBOL)
+            with tqdm(total=total, desc=f"{args.exchange} {src.symbol}", unit="candle") as bar:
+                frame = src.history(start, end, progress=lambda n: bar.update(n))
+            name = args.exchange
+        added = store.append(frame, source=name, symbol=src.symbol) if len(frame) else 0
+        result = {"source": name, "symbol": src.symbol, "start": str(start), "end": str(end), "rows": len(frame), "new_rows": added}
+    print(f"{result['new_rows']} new candles in {store.root}")
+    return result
+
+
+def cmd_data_info(args) -> dict:
+    from .store import CandleStore
+
+    store = CandleStore(args.store)
+    rows = store.info()
+    if not rows:
+        print(f"{store.root}: empty; run `cryptousd fetch` to fill it")
+    for r in rows:
+        print(f"{r.source:10s} {r.symbol:10s} {r.first:%Y-%m-%d %H:%M} .. {r.last:%Y-%m-%d %H:%M}  {r.rows:>9,d} candles  "
+              f"{r.missing:>6,d} missing minutes  {r.months} month file(s)")
+    return {"store": str(store.root), "series": [{**r.__dict__, "first": str(r.first), "last": str(r.last)} for r in rows]}
+
+
+# model ----------------------------------------------------------------------------------------
+def _load_data(paths):
+    from .io import load_candles
+
+    if not paths:
+        from .config import shared_archives
+
+        paths = [str(p) for p in shared_archives()]
+        if not paths:
+            raise CryptoUSDError("no --data given and no ../shared/data archives found; pass --data FILES or --data store")
+    return load_candles(paths[0] if paths == ["store"] else paths), paths
+
+
+def cmd_train(args) -> dict:
+    from .forecast.train import DEFAULT_SPLIT, TrainConfig, train
+
+    candles, paths = _load_data(args.data)
+    split = {
+        "train": (args.train_start or DEFAULT_SPLIT["train"][0], args.train_end or DEFAULT_SPLIT["train"][1]),
+        "val": (args.val_start or DEFAULT_SPLIT["val"][0], args.val_end or DEFAULT_SPLIT["val"][1]),
+        "test": (args.test_start or DEFAULT_SPLIT["test"][0], args.test_end or DEFAULT_SPLIT["test"][1]),
+    }
+    cfg = TrainConfig(variant=args.variant, epochs=args.epochs, stride=args.stride, batch_size=args.batch_size,
+                      seed=args.seed, calib_stride=args.calib_stride, eval_stride=args.eval_stride, patience=args.patience)
+    out = Path(args.out) if args.out else MODELS_DIR / f"lstm-{args.variant}"
+    command = "cryptousd " + " ".join(sys.argv[1:]) if sys.argv and "cryptousd" in sys.argv[0] else None
+    card = train(candles, out, config=cfg, split=split, data_description=[Path(p).name for p in paths], command=command)
+    from .forecast.report import card_summary
+
+    print(card_summary(card))
+    print(f"model written to {out}")
+    return card
+
+
+def cmd_evaluate(args) -> dict:
+    from .evaluate import walk_forward
+    from .forecast import load_baselines, load_forecaster
+
+    candles, paths = _load_data(args.data)
+    model = load_forecaster(args.model)
+    forecasters = {model.name: model, **load_baselines(args.model)}
+    ev = walk_forward(candles, forecasters, start=args.start, end=args.end, stride=args.stride, model=model.name,
+                      data=[Path(p).name for p in paths], progress=True)
+    import pandas as pd
+
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        print(f"{ev.n_origins:,d} origins from {ev.start} to {ev.end} ({ev.skipped} skipped at gaps)")
+        print(ev.summary())
+    return ev.to_dict()
+
+
+def cmd_backtest(args) -> dict:
+    from .backtest import backtest_all
+    from .forecast import load_baselines, load_forecaster
+
+    candles, paths = _load_data(args.data)
+    model = load_forecaster(args.model)
+    forecasters = {model.name: model, **load_baselines(args.model)}
+    report = backtest_all(candles, forecasters, start=args.start, end=args.end, fee_bps=args.fee_bps,
+                          slippage_bps=args.slippage_bps, hold=args.hold, allow_short=args.short, stride=args.stride)
+    print(report.table().to_string())
+    out = report.to_dict()
+    out.update(model=model.name, data=[Path(p).name for p in paths])
+    return out
+
+
+# apps -----------------------------------------------------------------------------------------
+def cmd_dashboard(args) -> dict:
+    from .serve import serve_dashboard
+
+    return serve_dashboard(port=args.port, open_browser=args.open, no_browser=not args.open)
+
+
+def cmd_bench(args) -> dict:
+    import runpy
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks" / f"bench_{args.which}.py"
+    if not bench.exists():
+        raise CryptoUSDError(f"no benchmark {args.which!r}; choose from data, forecast, evaluate, live")
+    sys.argv = [str(bench)]
+    runpy.run_path(str(bench), run_name="__main__")
+    return {}
+
+
+def cmd_notebooks(args) -> dict:
+    from .notebooks import run_notebooks
+
+    return run_notebooks(quick=args.quick, only=args.only)
+
+
+# parser ---------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cryptousd", description="CryptoUSD: BTC/USD data, an LSTM forecaster, evaluation and a live dashboard.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add(name, func, help_):
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.set_defaults(func=func)
+        sp.add_argument("--json", metavar="PATH", help="also write the result as JSON to PATH")
+        return sp
+
+    f = add("fetch", cmd_fetch, "fetch candles from an exchange, Yahoo or archive files into the local store")
+    f.add_argument("--source", choices=["exchange", "yahoo"], default="exchange")
+    f.add_argument("--exchange", default=DEFAULT_EXCHANGE, help=f"ccxt exchange id (default {DEFAULT_EXCHANGE})")
+    f.add_argument("--symbol", help=f"market symbol (default {DEFAULT_SYMBOL}; Yahoo: {DEFAULT_YAHOO_TICKER})")
+    f.add_argument("--days", type=float, default=1.0, help="how far back to fetch when --start is not given")
+    f.add_argument("--start", help="UTC start, e.g. 2025-01-01")
+    f.add_argument("--end", help="UTC end (default now)")
+    f.add_argument("--archive", nargs="+", metavar="PATH", help="import Binance archive files or folders instead")
+    f.add_argument("--source-name", help="store name for imported archives (default binance)")
+    f.add_argument("--store", default=str(STORE_DIR), help="store folder (default data/store)")
+
+    d = add("data", cmd_data_info, "describe the local store: series, ranges, gaps")
+    d.add_argument("what", choices=["info"], help="info: what the store holds")
+    d.add_argument("--store", default=str(STORE_DIR))
+
+    t = add("train", cmd_train, "train the LSTM and write a model folder with its card")
+    t.add_argument("--data", nargs="+", help="archive files/folders, or 'store' (default: ../shared/data archives)")
+    t.add_argument("--variant", choices=["direct", "recursive"], default="direct")
+    t.add_argument("--epochs", type=int, default=10)
+    t.add_argument("--stride", type=int, default=5, help="minutes between training windows")
+    t.add_argument("--batch-size", type=int, default=256)
+    t.add_argument("--patience", type=int, default=2)
+    t.add_argument("--seed", type=int, default=42)
+    t.add_argument("--calib-stride", type=int, default=1)
+    t.add_argument("--eval-stride", type=int, default=1)
+    for part in ("train", "val", "test"):
+        t.add_argument(f"--{part}-start")
+        t.add_argument(f"--{part}-end")
+    t.add_argument("--out", help="model folder (default models/lstm-VARIANT)")
+
+    for name, func, help_ in (("evaluate", cmd_evaluate, "walk-forward evaluation of a model against the baselines"),
+                              ("backtest", cmd_backtest, "trading backtest with fees of a model and the baselines")):
+        e = add(name, func, help_)
+        e.add_argument("--data", nargs="+", help="archive files/folders, or 'store' (default: ../shared/data archives)")
+        e.add_argument("--model", default=None, help=f"model folder or name (default {DEFAULT_MODEL})")
+        e.add_argument("--start", help="first origin (UTC)")
+        e.add_argument("--end", help="end of the range (UTC, exclusive)")
+        e.add_argument("--stride", type=int, default=1, help="minutes between origins")
+        if name == "backtest":
+            e.add_argument("--fee-bps", type=float, default=10.0, help="fee per side in basis points")
+            e.add_argument("--slippage-bps", type=float, default=1.0, help="slippage per side in basis points")
+            e.add_argument("--hold", type=int, default=10, help="minutes a position is held")
+            e.add_argument("--short", action="store_true", help="allow short positions")
+
+    s = add("dashboard", cmd_dashboard, "serve the live dashboard with Voila on localhost")
+    s.add_argument("--port", type=int, default=8866)
+    s.add_argument("--open", action="store_true", help="open a browser tab")
+
+    b = add("bench", cmd_bench, "run a benchmark and print its table")
+    b.add_argument("which", choices=["data", "forecast", "evaluate", "live"])
+
+    n = add("notebooks", cmd_notebooks, "run notebooks 01-04 headlessly with papermill")
+    n.add_argument("--quick", action="store_true", help="small parameters (minutes, not an hour)")
+    n.add_argument("--only", nargs="+", help="run only these notebooks (e.g. 01 03)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        result = args.func(args)
+    except CryptoUSDError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    _print_json(result, getattr(args, "json", None))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

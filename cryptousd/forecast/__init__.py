@@ -1,0 +1,14 @@
+"""Forecasting: the TensorFlow-free forecaster, baselines, intervals and model folders.
+
+``cryptousd.forecast.train`` is the only module that imports TensorFlow; nothing here imports it.
+"""
+
+from .base import BASELINES, Drift, Forecast, Forecaster, Persistence, RidgeAR
+from .intervals import Calibration
+from .lstm import LSTMForecaster
+from .store import available_models, load_baselines, load_forecaster, read_card
+
+__all__ = [
+    "BASELINES", "Calibration", "Drift", "Forecast", "Forecaster", "LSTMForecaster", "Persistence", "RidgeAR",
+    "available_models", "load_baselines", "load_forecaster", "read_card",
+]

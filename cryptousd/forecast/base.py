@@ -1,0 +1,221 @@
+"""The forecaster interface, the Forecast it returns, and the baselines.
+
+Every forecaster maps windows of raw features (and log closes) to the mean cumulative log return
+of the next ``horizon`` minutes; this base class turns that into prices, a calibrated interval and
+P(up). Baselines have exactly the same interface as the LSTM.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..candles import index_ns
+from ..config import COVERAGE, HORIZON, INTERVAL_NS, OHLCV, WINDOW
+from ..errors import ModelError
+from ..features import features_from_arrays, windows
+from .intervals import Calibration, window_sigma
+
+
+@dataclass
+class Forecast:
+    """The next ``horizon`` candles of one forecast.
+
+    ``candles`` continue the input's index and are always valid OHLC: open = the previous close,
+    close = the predicted close, high/low reach the interval's bounds. Predicted candles carry no
+    volume (0). ``lower``/``upper`` bound the close at ``coverage``; ``p_up`` is the probability that
+    the close ``horizon`` minutes ahead is above ``last_close``.
+    """
+
+    candles: pd.DataFrame
+    lower: pd.Series
+    upper: pd.Series
+    p_up: float
+    model: str
+    elapsed_ms: float
+    coverage: float
+    origin: pd.Timestamp  # open time of the last input candle
+    last_close: float
+
+    @property
+    def close(self) -> pd.Series:
+        return self.candles["close"]
+
+    @property
+    def change_pct(self) -> float:
+        """Forecast close at the last horizon against the last close, in percent."""
+        return float((self.candles["close"].iloc[-1] / self.last_close - 1) * 100)
+
+
+def forecast_candles(last_time_ns: int, last_close: float, mean, lower, upper) -> pd.DataFrame:
+    """Cumulative log returns (H,) to a valid candle frame continuing after ``last_time_ns``."""
+    close = last_close * np.exp(mean)
+    lo = last_close * np.exp(lower)
+    hi = last_close * np.exp(upper)
+    open_ = np.r_[last_close, close[:-1]]
+    high = np.maximum.reduce([open_, close, hi])
+    low = np.minimum.reduce([open_, close, lo])
+    times = last_time_ns + INTERVAL_NS * np.arange(1, len(mean) + 1)
+    index = pd.DatetimeIndex(pd.to_datetime(times, utc=True), name="open_time")
+    return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": 0.0}, index=index)
+
+
+def check_window(candles: pd.DataFrame, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """The last ``window`` rows as (ohlcv float64, times ns), or a one-line :class:`ModelError`."""
+    if not isinstance(candles, pd.DataFrame) or not isinstance(candles.index, pd.DatetimeIndex):
+        raise ModelError("predict() takes a candle frame indexed by open_time (see cryptousd.load_candles)")
+    if len(candles) < window:
+        raise ModelError(f"the model reads {window} candles, got {len(candles)}; pass at least the last {window} closed candles")
+    try:
+        ohlcv = np.column_stack([candles[c].to_numpy("float64")[-window:] for c in OHLCV])
+    except KeyError as exc:
+        raise ModelError(f"candles lack column(s) {exc}; need {', '.join(OHLCV)}") from None
+    times = index_ns(candles.index[-window:])
+    if not np.isfinite(ohlcv).all():
+        raise ModelError("the last candles contain NaN or infinite values; repair or fill them first")
+    if (np.diff(times) != INTERVAL_NS).any():
+        i = int(np.flatnonzero(np.diff(times) != INTERVAL_NS)[0])
+        raise ModelError(f"the last {window} candles have a gap after {candles.index[i - window]}; fill it with cryptousd.fill_gaps first")
+    if (ohlcv[:, 3] <= 0).any() or (ohlcv[:, 1] < ohlcv[:, 2]).any():
+        raise ModelError("the last candles hold impossible prices (<= 0, or high < low)")
+    return ohlcv, times
+
+
+class Forecaster(ABC):
+    """Base class: subclasses implement :meth:`predict_cum`."""
+
+    name: str = "forecaster"
+    window: int = WINDOW
+    horizon: int = HORIZON
+    calibration: Calibration | None = None
+    card: dict | None = None
+
+    # the one method a forecaster must provide ---------------------------------------------
+    @abstractmethod
+    def predict_cum(self, feats: np.ndarray, logc: np.ndarray, next_time_ns: np.ndarray) -> np.ndarray:
+        """Mean cumulative log returns (B, horizon) from raw feature windows (B, W, F), log closes
+        (B, W) and the open time of each window's first future minute (B,)."""
+
+    def fit(self, feats: np.ndarray, logc: np.ndarray, split) -> "Forecaster":
+        """Learn parameters from training rows (baselines that need it override this)."""
+        return self
+
+    # shared machinery ----------------------------------------------------------------------
+    def predict_origins(self, feats: np.ndarray, logc: np.ndarray, times_ns: np.ndarray, origins: np.ndarray, chunk: int = 8192) -> np.ndarray:
+        """Batch inference at many origins of one series: (B, horizon) mean cumulative log returns."""
+        out = np.empty((len(origins), self.horizon))
+        for i in range(0, len(origins), chunk):
+            o = origins[i : i + chunk]
+            out[i : i + chunk] = self.predict_cum(
+                windows(feats, o, self.window), windows(logc[:, None], o, self.window)[..., 0], times_ns[o] + INTERVAL_NS
+            )
+        return out
+
+    def calibrate(self, feats, logc, times_ns, origins, coverage_check: bool = False) -> Calibration:
+        """Fit the interval / P(up) calibration on held-out origins."""
+        mean = self.predict_origins(feats, logc, times_ns, origins)
+        actual = logc[origins[:, None] + np.arange(1, self.horizon + 1)] - logc[origins, None]
+        sigma = window_sigma(windows(feats[:, :1], origins, self.window)[..., 0])
+        self.calibration = Calibration.fit(mean, actual, sigma)
+        return self.calibration
+
+    def predict(self, candles: pd.DataFrame, coverage: float = COVERAGE) -> Forecast:
+        """Forecast the next ``horizon`` candles from the last ``window`` closed candles."""
+        t0 = time.perf_counter()
+        ohlcv, times = check_window(candles, self.window)
+        feats = features_from_arrays(ohlcv, times)
+        logc = np.log(ohlcv[:, 3])
+        mean = self.predict_cum(feats[None], logc[None], times[-1:] + INTERVAL_NS)[0]
+        sigma = window_sigma(feats[:, 0])
+        if self.calibration is None:
+            raise ModelError(f"{self.name} has no interval calibration; calibrate it (or load a trained model folder)")
+        lower, upper = self.calibration.interval(mean[None], sigma, coverage)
+        p_up = float(self.calibration.p_up(mean[-1:], np.atleast_1d(sigma))[0])
+        last_close = float(ohlcv[-1, 3])
+        frame = forecast_candles(int(times[-1]), last_close, mean, lower[0], upper[0])
+        return Forecast(
+            candles=frame,
+            lower=pd.Series(last_close * np.exp(lower[0]), index=frame.index, name="lower"),
+            upper=pd.Series(last_close * np.exp(upper[0]), index=frame.index, name="upper"),
+            p_up=p_up,
+            model=self.name,
+            elapsed_ms=(time.perf_counter() - t0) * 1000,
+            coverage=coverage,
+            origin=candles.index[-1],
+            last_close=last_close,
+        )
+
+    @staticmethod
+    def load(path_or_name=None):
+        """Load a model folder (or a baseline by name) without importing TensorFlow."""
+        from .store import load_forecaster
+
+        return load_forecaster(path_or_name)
+
+
+class Persistence(Forecaster):
+    """Every future close equals the last close: the baseline to beat at minute scale."""
+
+    name = "persistence"
+
+    def predict_cum(self, feats, logc, next_time_ns):
+        return np.zeros((len(logc), self.horizon))
+
+
+class Drift(Forecaster):
+    """The window's mean close-to-close return carried forward."""
+
+    name = "drift"
+
+    def predict_cum(self, feats, logc, next_time_ns):
+        per_min = (logc[:, -1] - logc[:, 0]) / (logc.shape[1] - 1)
+        return per_min[:, None] * np.arange(1, self.horizon + 1)
+
+
+class RidgeAR(Forecaster):
+    """Linear autoregression of the next ``horizon`` returns on the window's returns (ridge)."""
+
+    name = "ar"
+
+    def __init__(self, coef: np.ndarray | None = None, intercept: np.ndarray | None = None, alpha: float | None = None):
+        self.coef, self.intercept, self.alpha = coef, intercept, alpha
+
+    def _x(self, logc: np.ndarray) -> np.ndarray:
+        return np.diff(logc, axis=1) * 1e4  # basis points keep the penalty on a sensible scale
+
+    def predict_cum(self, feats, logc, next_time_ns):
+        if self.coef is None:
+            raise ModelError("the ar baseline is not fitted; load it from a model folder or call fit()")
+        r = (self._x(logc) @ self.coef + self.intercept) / 1e4
+        return np.cumsum(r, axis=1)
+
+    def fit(self, feats, logc, split, stride: int = 5, alphas=(1e2, 1e3, 1e4, 1e5, 1e6)) -> "RidgeAR":
+        from ..features import windows as win
+
+        def xy(part, s):
+            o = split.origins(part, stride=s, window=self.window, horizon=self.horizon)
+            x = self._x(win(logc[:, None], o, self.window)[..., 0])
+            y = (logc[o[:, None] + np.arange(1, self.horizon + 1)] - logc[o[:, None] + np.arange(0, self.horizon)]) * 1e4
+            return x, y
+
+        x, y = xy("train", stride)
+        xv, yv = xy("val", stride)
+        xm, ym = x.mean(0), y.mean(0)
+        xtx = (x - xm).T @ (x - xm)
+        xty = (x - xm).T @ (y - ym)
+        best = None
+        for a in alphas:
+            coef = np.linalg.solve(xtx + a * np.eye(len(xtx)), xty)
+            icpt = ym - xm @ coef
+            err = np.mean((xv @ coef + icpt - yv) ** 2)
+            if best is None or err < best[0]:
+                best = (err, a, coef, icpt)
+        _, self.alpha, self.coef, self.intercept = best
+        return self
+
+
+BASELINES = {"persistence": Persistence, "drift": Drift, "ar": RidgeAR}

@@ -1,0 +1,46 @@
+"""The LSTM forecaster at inference time: NumPy only, never TensorFlow."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import INTERVAL_NS
+from ..features import Scaler
+from .base import Forecaster
+from .numpy_lstm import NumpyLSTM
+
+VARIANTS = ("direct", "recursive")
+
+
+class LSTMForecaster(Forecaster):
+    """LSTM 64 -> Dropout -> LSTM 32 -> Dense 16 -> Dense out, in one of two variants.
+
+    - ``direct``: Dense(horizon) predicts all future one-minute returns at once;
+    - ``recursive``: Dense(1) predicts the next minute, which is appended to the window (with the
+      range and volume features held at their training means) and fed back ``horizon`` times.
+
+    Outputs are one-minute log returns divided by ``y_scale`` (their training standard deviation).
+    """
+
+    def __init__(self, net: NumpyLSTM, scaler: Scaler, y_scale: float, variant: str, name: str, window: int, horizon: int):
+        self.net, self.scaler, self.y_scale, self.variant = net, scaler, float(y_scale), variant
+        self.name, self.window, self.horizon = name, window, horizon
+        expected = horizon if variant == "direct" else 1
+        if net.n_out != expected:
+            raise ValueError(f"{variant} variant needs {expected} outputs, the weights have {net.n_out}")
+
+    def predict_cum(self, feats: np.ndarray, logc: np.ndarray, next_time_ns: np.ndarray) -> np.ndarray:
+        x = self.scaler.transform(feats)
+        if self.variant == "direct":
+            r = self.net(x).astype("float64") * self.y_scale
+            return np.cumsum(r, axis=1)
+        b = len(x)
+        r = np.empty((b, self.horizon))
+        mean = self.scaler.mean
+        for k in range(self.horizon):
+            r[:, k] = self.net(x)[:, 0] * self.y_scale
+            t = next_time_ns + k * INTERVAL_NS
+            angle = ((t // INTERVAL_NS) % 1440) * (2 * np.pi / 1440)
+            row = np.column_stack([r[:, k], np.full(b, mean[1]), np.full(b, mean[2]), np.sin(angle), np.cos(angle)])
+            x = np.concatenate([x[:, 1:], self.scaler.transform(row)[:, None, :]], axis=1)
+        return np.cumsum(r, axis=1)

@@ -1,0 +1,89 @@
+"""Static matplotlib plots for the notebooks (they render on GitHub too, unlike live widgets)."""
+
+from __future__ import annotations
+
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+UP, DOWN, PRED = "#26a69a", "#ef5350", "#8e6bd6"
+
+
+def candlestick(candles: pd.DataFrame, ax=None, *, title: str = "", width_frac: float = 0.7, color=None, alpha=1.0):
+    """Draw OHLC candles; the x axis is UTC time."""
+    ax = ax or plt.subplots(figsize=(10, 4))[1]
+    t = mdates.date2num(candles.index.tz_convert(None).to_pydatetime())
+    step = np.median(np.diff(t)) if len(t) > 1 else 1 / 1440
+    o, h, lo, c = (candles[k].to_numpy() for k in ("open", "high", "low", "close"))
+    up = c >= o
+    colors = np.where(up, UP, DOWN) if color is None else np.full(len(c), color)
+    ax.vlines(t, lo, h, colors=colors, linewidth=0.8, alpha=alpha)
+    ax.bar(t, np.maximum(np.abs(c - o), 1e-9 * c), bottom=np.minimum(o, c), width=step * width_frac, color=colors,
+           edgecolor=colors, alpha=alpha)
+    ax.xaxis_date()
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))
+    ax.set_ylabel("USD")
+    ax.set_title(title)
+    ax.grid(alpha=0.2)
+    return ax
+
+
+def forecast_chart(history: pd.DataFrame, forecast, ax=None, *, title: str = ""):
+    """The last real candles, the predicted candles (translucent) and the interval band."""
+    ax = candlestick(history, ax, title=title)
+    candlestick(forecast.candles, ax, color=PRED, alpha=0.45)
+    t = mdates.date2num(forecast.candles.index.tz_convert(None).to_pydatetime())
+    ax.fill_between(t, forecast.lower.to_numpy(), forecast.upper.to_numpy(), color=PRED, alpha=0.12,
+                    label=f"{forecast.coverage:.0%} interval")
+    ax.axvline(mdates.date2num(forecast.origin.tz_convert(None).to_pydatetime()) + 1 / 1440, color="#607d8b", ls=":", lw=1)
+    ax.legend(loc="upper left")
+    return ax
+
+
+def metric_by_horizon(table: pd.DataFrame, metric: str, ax=None, *, title: str = "", ylabel: str = "", nominal=None):
+    """One line per forecaster across horizons 1..H (``table`` from ``Evaluation.table``)."""
+    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    for name in table.index.get_level_values(0).unique():
+        s = table.loc[name, metric]
+        style = {"color": "black", "lw": 2.5, "ls": "--"} if name == "persistence" else {"marker": "o", "lw": 1.5}
+        ax.plot(s.index, s.to_numpy(), label=name, **style)
+    if nominal is not None:
+        ax.axhline(nominal, color="grey", lw=1, ls=":", label=f"nominal {nominal:.0%}")
+    ax.set_xlabel("horizon (minutes ahead)")
+    ax.set_ylabel(ylabel or metric)
+    ax.set_title(title)
+    ax.grid(alpha=0.2)
+    ax.legend()
+    return ax
+
+
+def equity_curves(equity: pd.DataFrame, ax=None, *, title: str = ""):
+    ax = ax or plt.subplots(figsize=(10, 4))[1]
+    for name in equity.columns:
+        style = {"color": "black", "lw": 2} if name == "buy_and_hold" else {"lw": 1.2}
+        ax.plot(equity.index.tz_convert(None), equity[name].to_numpy(), label=name, **style)
+    ax.axhline(1.0, color="grey", lw=0.8)
+    ax.set_ylabel("growth of 1 USD")
+    ax.set_title(title)
+    ax.grid(alpha=0.2)
+    ax.legend()
+    return ax
+
+
+def reliability(p: np.ndarray, outcome: np.ndarray, ax=None, *, bins: int = 10, title: str = "P(up) reliability"):
+    """Observed frequency of 'up' against forecast P(up), in equal-count bins."""
+    ax = ax or plt.subplots(figsize=(5, 5))[1]
+    order = np.argsort(p)
+    groups = np.array_split(order, bins)
+    x = [p[g].mean() for g in groups]
+    y = [outcome[g].mean() for g in groups]
+    lo, hi = min(min(x), min(y)) - 0.02, max(max(x), max(y)) + 0.02
+    ax.plot([lo, hi], [lo, hi], color="grey", ls=":", label="perfect calibration")
+    ax.plot(x, y, marker="o", label="forecast")
+    ax.set_xlabel("forecast P(up)")
+    ax.set_ylabel("observed frequency of up")
+    ax.set_title(title)
+    ax.grid(alpha=0.2)
+    ax.legend()
+    return ax

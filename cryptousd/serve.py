@@ -1,0 +1,33 @@
+"""Start Voila on the live-dashboard notebook (what ``make dashboard`` and ``cryptousd dashboard`` run)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+from .config import NOTEBOOKS_DIR, PROJECT_ROOT
+
+DASHBOARD_NOTEBOOK = NOTEBOOKS_DIR / "05-live-dashboard.ipynb"
+
+
+def voila_command(port: int = 8866, *, no_browser: bool = True, ip: str = "127.0.0.1") -> list[str]:
+    voila = shutil.which("voila", path=os.path.dirname(sys.executable)) or shutil.which("voila") or "voila"
+    cmd = [voila, str(DASHBOARD_NOTEBOOK), f"--port={port}", f"--Voila.ip={ip}", "--theme=light",
+           "--VoilaConfiguration.show_tracebacks=True", "--Voila.tornado_settings={'headers':{'Cache-Control':'no-store'}}"]
+    if no_browser:
+        cmd.append("--no-browser")
+    return cmd
+
+
+def serve_dashboard(port: int = 8866, *, open_browser: bool = False, no_browser: bool = True) -> dict:
+    """Run Voila in the foreground until Ctrl-C."""
+    url = f"http://127.0.0.1:{port}/"
+    print(f"CryptoUSD live dashboard: {url}  (Ctrl-C to stop)", flush=True)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    try:
+        subprocess.run(voila_command(port, no_browser=not open_browser), cwd=PROJECT_ROOT, env=env, check=False)
+    except KeyboardInterrupt:
+        pass
+    return {"url": url}

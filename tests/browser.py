@@ -1,0 +1,86 @@
+"""Start Voila on the dashboard notebook and open it in Debian's Chromium through Playwright.
+
+Used by the browser test and by ``benchmarks/bench_live.py``. Everything runs on localhost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from cryptousd.config import PROJECT_ROOT, shared_archives
+from cryptousd.serve import voila_command
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def voila_server(env_extra: dict | None = None, timeout: float = 60.0):
+    """Yield the URL of a Voila server on a free localhost port, replaying the last shared month."""
+    port = free_port()
+    env = dict(os.environ, CRYPTOUSD_SOURCE="replay", CRYPTOUSD_REPLAY=str(shared_archives()[-1]),
+               CRYPTOUSD_REPLAY_SPEED="300", CRYPTOUSD_REFRESH_S="0.5", PYTHONUNBUFFERED="1")
+    env.update(env_extra or {})
+    bin_dir = os.path.dirname(sys.executable)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    log = open(PROJECT_ROOT / "runs" / f"voila-{port}.log", "w") if (PROJECT_ROOT / "runs").exists() else subprocess.DEVNULL
+    proc = subprocess.Popen(voila_command(port), cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"voila exited with status {proc.returncode}")
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except Exception as exc:  # noqa: BLE001 - not up yet
+                if getattr(exc, "code", None) in (403, 404, 405):
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"voila did not answer on {url} within {timeout:.0f} s") from None
+                time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextlib.contextmanager
+def browser_page(width: int = 1400, height: int = 900):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            yield page
+        finally:
+            browser.close()
+
+
+# sticks per OHLC mark: each mark draws its candles as g.stick children of one group
+STICKS_PER_MARK_JS = """
+() => { const groups = new Map();
+        for (const s of document.querySelectorAll('g.stick'))
+            groups.set(s.parentElement, (groups.get(s.parentElement) || 0) + 1);
+        return Array.from(groups.values()); }
+"""

@@ -1,0 +1,166 @@
+"""The TensorFlow-free forecaster, baselines, intervals and model folders (no TensorFlow here)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cryptousd import DEFAULT_MODEL, Forecaster, ModelError
+from cryptousd.config import MODELS_DIR
+from cryptousd.features import candle_features
+from cryptousd.forecast import Drift, Persistence, load_baselines, read_card
+from cryptousd.sources.replay import simulate_candles
+
+from .conftest import assert_candle_frame
+
+
+@pytest.fixture(scope="module")
+def model():
+    return Forecaster.load(DEFAULT_MODEL)
+
+
+def test_default_model_forecast_is_valid(model, month_2025_02):
+    c = month_2025_02.iloc[:500]
+    fc = model.predict(c)
+    assert_candle_frame(fc.candles)
+    assert len(fc.candles) == 10 and fc.candles.index[0] == c.index[-1] + pd.Timedelta("1min")
+    assert fc.candles["open"].iloc[0] == c["close"].iloc[-1]
+    np.testing.assert_array_equal(fc.candles["open"].to_numpy()[1:], fc.candles["close"].to_numpy()[:-1])
+    assert (fc.lower <= fc.upper).all() and (fc.candles["high"] >= fc.upper - 1e-9).all()
+    assert 0.0 <= fc.p_up <= 1.0 and fc.model == DEFAULT_MODEL and fc.elapsed_ms > 0
+    assert (fc.upper - fc.lower).is_monotonic_increasing  # uncertainty grows with the horizon
+
+
+def test_every_forecast_over_a_day_is_valid_ohlc(model, month_2025_02):
+    c = month_2025_02.iloc[:1500]
+    for end in range(60, 1500, 37):
+        fc = model.predict(c.iloc[:end])
+        assert_candle_frame(fc.candles)
+        assert 0 <= fc.p_up <= 1
+
+
+def test_batch_inference_equals_single_window_inference(model, month_2025_02):
+    c = month_2025_02.iloc[:400]
+    feats, logc = candle_features(c), np.log(c["close"].to_numpy())
+    times = c.index.as_unit("ns").asi8
+    origins = np.array([59, 200, 399])
+    batch = model.predict_origins(feats, logc, times, origins)
+    for o, row in zip(origins, batch):
+        single = model.predict(c.iloc[: o + 1])
+        np.testing.assert_allclose(np.log(single.candles["close"].to_numpy() / single.last_close), row, rtol=1e-6, atol=1e-12)
+
+
+def test_forecast_ignores_candles_after_its_window(model, month_2025_02):
+    c = month_2025_02.iloc[:300]
+    a = model.predict(c.iloc[:200])
+    b = model.predict(c.iloc[100:200])  # only the last 60 matter
+    pd.testing.assert_frame_equal(a.candles, b.candles)
+
+
+def test_no_tensorflow_is_imported_for_inference():
+    code = ("import sys, cryptousd; from cryptousd.dashboard import Dashboard; from cryptousd.evaluate import walk_forward;"
+            "f = cryptousd.Forecaster.load(); import cryptousd.sources.replay as r; c = r.simulate_candles(100);"
+            "f.predict(c); print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False False"
+
+
+def test_card_has_what_the_design_asks(model):
+    card = read_card(MODELS_DIR / DEFAULT_MODEL)
+    for key in ("name", "created", "variant", "window", "horizon", "features", "train_range", "validation_range",
+                "test_range", "test_metrics", "libraries", "command"):
+        assert key in card, key
+    tm = card["test_metrics"]["by_forecaster"]
+    assert set(tm) >= {DEFAULT_MODEL, "persistence", "drift", "ar"}
+    assert tm["persistence"]["10"]["mae_ratio_vs_persistence"] == 1.0
+    assert card["command"].startswith("cryptousd train")
+    assert card["train_range"]["end"] < card["validation_range"]["start"] < card["test_range"]["start"]
+
+
+def test_baselines_have_the_same_interface(month_2025_02):
+    c = month_2025_02.iloc[:200]
+    for name, f in load_baselines().items():
+        fc = f.predict(c)
+        assert fc.model == name and len(fc.candles) == 10 and 0 <= fc.p_up <= 1
+        assert_candle_frame(fc.candles)
+    assert (Forecaster.load("persistence").predict(c).candles["close"] == c["close"].iloc[-1]).all()
+
+
+def test_drift_carries_the_window_mean_return():
+    c = simulate_candles(60)
+    fc = Persistence()
+    d = Drift()
+    logc = np.log(c["close"].to_numpy())[None]
+    expected = (logc[0, -1] - logc[0, 0]) / 59 * np.arange(1, 11)
+    np.testing.assert_allclose(d.predict_cum(None, logc, None)[0], expected)
+    assert (fc.predict_cum(None, logc, None) == 0).all()
+
+
+def test_interval_coverage_on_held_out_synthetic_data_is_near_nominal():
+    calib = simulate_candles(30_000, seed=11)
+    held_out = simulate_candles(30_000, seed=12, start="2026-01-01")
+    from cryptousd.evaluate import walk_forward
+
+    f = Drift()
+    feats, logc = candle_features(calib), np.log(calib["close"].to_numpy())
+    f.calibrate(feats, logc, calib.index.as_unit("ns").asi8, np.arange(59, 29_980))
+    p = Persistence()
+    p.calibrate(feats, logc, calib.index.as_unit("ns").asi8, np.arange(59, 29_980))
+    ev = walk_forward(held_out, {"drift": f, "persistence": p}, stride=3)
+    cov = ev.table["coverage"]
+    assert ((cov - 0.8).abs() < 0.05).all(), cov.to_dict()
+    ev90 = walk_forward(held_out, {"drift": f, "persistence": p}, stride=3, coverage=0.9)
+    assert ((ev90.table["coverage"] - 0.9).abs() < 0.05).all()
+
+
+# ---- bad input ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def model_copy(tmp_path):
+    dst = tmp_path / "m"
+    shutil.copytree(MODELS_DIR / DEFAULT_MODEL, dst)
+    return dst
+
+
+def test_short_window_gaps_and_nan_are_one_line_errors(model, month_2025_02):
+    c = month_2025_02.iloc[:100]
+    with pytest.raises(ModelError, match="reads 60 candles, got 59"):
+        model.predict(c.iloc[:59])
+    with pytest.raises(ModelError, match="gap after"):
+        model.predict(c.drop(c.index[80]))
+    bad = c.copy()
+    bad.iloc[90, 3] = np.nan
+    with pytest.raises(ModelError, match="NaN"):
+        model.predict(bad)
+
+
+def test_missing_and_corrupt_model_files(model_copy):
+    (model_copy / "weights.npz").unlink()
+    with pytest.raises(ModelError, match="missing weights.npz"):
+        Forecaster.load(model_copy)
+
+
+def test_corrupt_weights_and_card(model_copy):
+    (model_copy / "weights.npz").write_bytes(b"not a zip")
+    with pytest.raises(ModelError, match="weights.npz: corrupt"):
+        Forecaster.load(model_copy)
+
+
+def test_corrupt_card(model_copy):
+    (model_copy / "card.json").write_text("{ half")
+    with pytest.raises(ModelError, match="card.json: unreadable"):
+        Forecaster.load(model_copy)
+
+
+def test_unknown_model_and_window_horizon_mismatch(model_copy):
+    with pytest.raises(ModelError, match="no model folder 'nope'"):
+        Forecaster.load("nope")
+    from cryptousd.forecast.store import load_forecaster
+
+    with pytest.raises(ModelError, match="forecasts 10; the request asks for window 60, horizon 5"):
+        load_forecaster(model_copy, horizon=5)
