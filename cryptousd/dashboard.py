@@ -93,6 +93,8 @@ def make_source(settings: Settings):
     from .sources import ExchangeSource, ReplaySource, SimulatedSource, YahooSource
 
     speed = settings.replay_speed
+    if settings.source in ("replay", "simulated") and settings.symbol != DEFAULT_SYMBOL:
+        raise DataError(f"{settings.symbol}: the {settings.source} source has BTC only; pick exchange or yahoo for {settings.symbol}")
     if settings.source == "exchange":
         return ExchangeSource(DEFAULT_EXCHANGE, settings.symbol, timeout_s=5, max_retries=0), ""
     if settings.source == "yahoo":
@@ -110,6 +112,8 @@ def make_source(settings: Settings):
         return src, ""
     except CryptoUSDError as exc:
         notes.append(f"exchange unreachable ({str(exc)[:80]})")
+        if settings.symbol != DEFAULT_SYMBOL:
+            raise DataError(f"{settings.symbol}: {notes[-1]}, and local data has BTC only") from None
     try:
         candles, name = _replay_candles(settings)
         return ReplaySource(candles, speed=speed, name=name), "; ".join(notes) + " -> replaying local data"

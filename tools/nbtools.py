@@ -22,6 +22,6 @@ def make_notebook(cells, path) -> None:
             if kind == "params":
                 cell.metadata["tags"] = ["parameters"]
             elif kind == "check":  # nbval compares this cell's output
-                cell.metadata["tags"] = ["nbval-check"]
+                cell.metadata["tags"] = ["nbval-check-output"]
             nb.cells.append(cell)
     nbformat.write(nb, path)

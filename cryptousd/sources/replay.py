@@ -94,7 +94,7 @@ class ReplaySource(Source):
         now = self.now()
         if now > self.candles.index[-1] + 2 * ONE_MINUTE:
             raise ReplayFinished(f"{self.name}: replay reached the end of its data at {self.candles.index[-1]}; restart it")
-        start = since + ONE_MINUTE if since is not None else now - WINDOW * ONE_MINUTE
+        start = since + ONE_MINUTE if since is not None else now.floor("1min") - WINDOW * ONE_MINUTE
         closed = self.history(start, now)
         return Poll(closed, self._forming(now), now)
 

@@ -1,0 +1,70 @@
+"""The dashboard kernel: closed candle -> forecast -> chart update, in the kernel, one candle per tick;
+kernel memory (a fresh process that never imports TensorFlow); beside the same tick with Keras
+``model.predict`` as the forecaster, in the same run. With Chromium installed, also the time from
+opening the page to the first chart drawn.
+
+    .venv/bin/python benchmarks/bench_live.py            (or: cryptousd bench live)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from _util import in_fresh_process, table  # noqa: E402
+
+from cryptousd.config import shared_archives  # noqa: E402
+
+TICKS = """
+import numpy as np, sys
+from cryptousd.dashboard import Dashboard, Settings
+from cryptousd.sources import ReplaySource
+from cryptousd.live import LiveSession
+import cryptousd as cu
+d = Dashboard(Settings(source='replay', replay=({archive!r},), refresh_s=1.0))
+d.session = LiveSession(ReplaySource(cu.load_candles({archive!r}), speed=None), {forecaster})
+d.step()
+ms = [d.step() for _ in range({n})]
+result = {{'p50': float(np.percentile(ms, 50)), 'p99': float(np.percentile(ms, 99)), 'tf': 'tensorflow' in sys.modules,
+          'forecast_p50': float(np.percentile(list(d.session.forecast_ms), 50))}}
+"""
+
+
+
+def main() -> None:
+    archive = str(shared_archives()[-1])
+    ours = in_fresh_process(TICKS.format(archive=archive, n=2000, forecaster="d.forecaster"))
+    keras_code = TICKS.replace("d.session = LiveSession", "from keras_forecaster import KerasForecaster\nd.session = LiveSession")
+    sys_path = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+    ref = in_fresh_process(sys_path + keras_code.format(archive=archive, n=200, forecaster="KerasForecaster(d.forecaster)"))
+    rows = [
+        {"tick": "NumPy forecaster (the dashboard)", "tick p50 ms": ours["p50"], "tick p99 ms": ours["p99"],
+         "forecast p50 ms": ours["forecast_p50"], "kernel peak MB": ours["peak_mb"], "imports TF": ours["tf"]},
+        {"tick": "Keras model.predict forecaster (reference)", "tick p50 ms": ref["p50"], "tick p99 ms": ref["p99"],
+         "forecast p50 ms": ref["forecast_p50"], "kernel peak MB": ref["peak_mb"], "imports TF": ref["tf"]},
+    ]
+    table("Closed candle -> forecast -> chart update (widgets without a browser), one candle per tick", rows)
+
+    from tests.browser import CHROMIUM, browser_page, voila_server
+
+    if CHROMIUM:
+        opened = []
+        for _ in range(3):
+            with voila_server() as url, browser_page() as page:
+                t0 = time.monotonic()
+                page.goto(url, timeout=60_000)
+                page.wait_for_function("() => document.querySelectorAll('g.stick').length >= 70", timeout=60_000)
+                opened.append(time.monotonic() - t0)
+        table("Voila page opened -> first chart with 70 candles drawn (Chromium, 3 runs)",
+              [{"run": i + 1, "seconds": s} for i, s in enumerate(opened)])
+    else:
+        print("\n(Chromium not installed: skipping the page-load timing; apt-get install chromium)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""The dashboard view and its wiring, without a browser (widgets hold their state in Python)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cryptousd import DataError, SourceUnavailable
+from cryptousd.dashboard import Dashboard, Settings, make_source, panel_html, served_by_voila
+from cryptousd.live import LiveSession
+from cryptousd.sources import ReplaySource
+
+
+@pytest.fixture
+def dash(archives, monkeypatch):
+    monkeypatch.delenv("VOILA_KERNEL_ID", raising=False)
+    return Dashboard(Settings(source="replay", replay=(str(archives[-1]),), replay_speed=600))
+
+
+def test_settings_from_environment_and_validation(archives):
+    env = {"CRYPTOUSD_SOURCE": "replay", "CRYPTOUSD_REPLAY": str(archives[-1]), "CRYPTOUSD_REPLAY_SPEED": "120",
+           "CRYPTOUSD_REFRESH_S": "2.5", "CRYPTOUSD_MODEL": "persistence"}
+    s = Settings.from_env(env)
+    assert (s.source, s.replay_speed, s.refresh_s, s.model) == ("replay", 120.0, 2.5, "persistence")
+    with pytest.raises(DataError, match="CRYPTOUSD_REFRESH_S='fast': not a number"):
+        Settings.from_env({"CRYPTOUSD_REFRESH_S": "fast"})
+    with pytest.raises(DataError, match="choose one of auto, exchange"):
+        Settings(source="bitcoin-magic").validated()
+    with pytest.raises(DataError, match="between 0.1 and 60"):
+        Settings(refresh_s=0).validated()
+
+
+def test_first_step_draws_60_real_and_10_predicted_candles(dash):
+    dash.step()
+    v = dash.view
+    assert len(v.real.x) == 60 and len(v.pred.x) == 10 and np.asarray(v.band.y).shape == (2, 11)
+    y = np.asarray(v.pred.y)
+    assert (y[:, 1] >= y[:, [0, 3]].max(axis=1)).all() and (y[:, 2] <= y[:, [0, 3]].min(axis=1)).all()  # valid OHLC
+    assert v.pred.x[0] > v.real.x[-1] and v.sy.min < np.asarray(v.real.y).min()
+    assert "REPLAY x600" in v.header.value and "cu-forecast" in v.panel.value and "P(up in 10 min)" in v.panel.value
+
+
+def test_controls_change_the_session_and_bad_values_are_refused(dash):
+    dash.step()
+    dash.view.speed.value = 60
+    assert dash.session.source.speed == 60
+    dash.view.symbol.value = "ETH/USD"  # replay data holds BTC only
+    assert "BTC only" in dash.view.message.value and dash.settings.symbol == "BTC/USD"
+    dash.view.refresh.value = 0.1
+    assert dash.settings.refresh_s == 0.1
+    dash.view.pause.value = True
+    assert dash.session.status == "PAUSED" and dash.view.pause.description == "Resume"
+
+
+def test_a_failing_source_shows_reconnecting_on_the_page(dash, candles):
+    class Down:
+        status = "LIVE"
+
+        def poll(self, since):
+            raise SourceUnavailable("coinbase fetch_ohlcv BTC/USD: exchange unavailable (HTTP 503); will retry")
+
+        def describe(self):
+            return "LIVE coinbase BTC/USD"
+
+    dash.session = LiveSession(Down(), dash.forecaster)
+    dash.step()
+    assert "RECONNECTING" in dash.view.header.value
+    assert "HTTP 503" in dash.view.panel.value and "retry in" in dash.view.panel.value
+
+
+def test_make_source_auto_falls_back_to_replay_offline(archives, monkeypatch):
+    from cryptousd.sources import exchange
+
+    def offline(self, since, limit=None):
+        raise SourceUnavailable("coinbase: exchange unavailable (network error); will retry")
+
+    monkeypatch.setattr(exchange.ExchangeSource, "fetch_page", offline)
+    src, note = make_source(Settings(source="auto", replay=(str(archives[-1]),)))
+    assert isinstance(src, ReplaySource) and "replaying local data" in note
+    with pytest.raises(DataError, match="local data has BTC only"):
+        make_source(Settings(source="auto", symbol="ETH/USD"))
+
+
+def test_panel_before_any_forecast_says_so(dash):
+    html = panel_html(dash.session.state(), model_line="m")
+    assert "waiting for the first forecast" in html
+
+
+def test_served_by_voila(monkeypatch):
+    monkeypatch.delenv("VOILA_KERNEL_ID", raising=False)
+    monkeypatch.delenv("VOILA_BASE_URL", raising=False)
+    monkeypatch.delenv("VOILA_SERVER_URL", raising=False)
+    assert not served_by_voila()
+    monkeypatch.setenv("VOILA_KERNEL_ID", "abc")
+    assert served_by_voila()
+
+
+def test_timer_thread_ticks_and_stops(dash):
+    import time
+
+    dash.settings = Settings(source="replay", replay=dash.settings.replay, refresh_s=0.1, replay_speed=600)
+    dash.start()
+    time.sleep(1.0)
+    dash.stop()
+    assert len(dash.render_ms) >= 3 and dash.session.forecast is not None
