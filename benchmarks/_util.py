@@ -48,6 +48,8 @@ def table(title: str, rows: list[dict]) -> None:
 
 
 def _fmt(v) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
     if isinstance(v, float):
         return f"{v:,.3f}" if abs(v) < 100 else f"{v:,.0f}"
     if isinstance(v, int):

@@ -67,7 +67,7 @@ def bench_model(name: str, candles, n_single: int = 300) -> tuple[list[dict], di
     keras_batch = 8192 / (time.perf_counter() - t0) / steps
 
     rows = []
-    for label, samples in ((f"cryptousd Forecaster.predict (NumPy, whole forecast)", ours),
+    for label, samples in (("cryptousd Forecaster.predict (NumPy, whole forecast)", ours),
                            (f"Keras model.predict x{steps} (forward pass only)", keras_s),
                            (f"tf.function call x{steps} (forward pass only)", tf_s)):
         p50, p99 = percentiles(samples)

@@ -188,8 +188,7 @@ def resample_candles(candles: pd.DataFrame, rule: str = "5min", *, complete_only
         }
     )
     if complete_only:
-        per_bucket = pd.Timedelta(rule) // (candles.index[1] - candles.index[0] if len(candles) > 1 else pd.Timedelta(INTERVAL))
-        out = out[grouped["close"].count() == per_bucket]
+        out = out[grouped["close"].count() == pd.Timedelta(rule) // pd.Timedelta(INTERVAL)]
     out.index.name = "open_time"
     return out.dropna()
 

@@ -7,7 +7,6 @@ Errors a user can meet print one line (no traceback) and exit with status 2.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path

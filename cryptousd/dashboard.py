@@ -13,6 +13,7 @@ import html
 import os
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -145,7 +146,7 @@ class DashboardView:
                             stroke_width=1.0, format="ohlc")
         # the forming candle: a wick and a thick body (an OHLC mark of one candle has no width to go by)
         self.forming_wick = bq.Lines(x=[], y=[], scales=scales, colors=["#78909c"], stroke_width=1.5)
-        self.forming = bq.Lines(x=[], y=[], scales=scales, colors=["#b0bec5"], stroke_width=7)
+        self.forming = bq.Lines(x=[], y=[], scales=scales, colors=["#90a4ae"], stroke_width=7, opacities=[0.9])
         self.pred = bq.OHLC(x=[], y=[], scales=scales, marker="candle", colors=[PRED, PRED], stroke=PRED,
                             opacities=[0.35], format="ohlc")
         self.band = bq.Lines(x=[], y=[], scales=scales, fill="between", colors=[BAND, BAND], fill_colors=[BAND],
@@ -154,7 +155,8 @@ class DashboardView:
         ax = bq.Axis(scale=self.sx, label="time (UTC)", tick_format="%H:%M", grid_lines="none")
         ay = bq.Axis(scale=self.sy, orientation="vertical", label="USD", label_offset="62px", tick_format=",.0f",
                      grid_color="#eceff1")
-        self.figure = bq.Figure(marks=[self.band, self.real, self.forming_wick, self.forming, self.pred, self.now_line], axes=[ax, ay],
+        # the forming minute is also the first forecast minute: draw it over its forecast
+        self.figure = bq.Figure(marks=[self.band, self.pred, self.real, self.now_line, self.forming_wick, self.forming], axes=[ax, ay],
                                 title="", animation_duration=0,
                                 fig_margin={"top": 20, "bottom": 45, "left": 85, "right": 20},
                                 layout=w.Layout(flex="3 1 560px", height="460px"))
@@ -194,7 +196,9 @@ class DashboardView:
         self.header.value = (
             f"<div style='display:flex;align-items:center;gap:12px'><b style='font-size:20px'>CryptoUSD live</b>"
             f"<span class='cu-status' style='background:{colour};color:white;padding:2px 8px;border-radius:4px'>"
-            f"{html.escape(status)}</span><span style='color:#546e7a'>{html.escape(describe)}</span></div>")
+            f"{html.escape(status)}</span><span style='color:#546e7a'>{html.escape(describe)}</span>"
+            + (f"<span class='cu-note' style='color:#ef6c00;font-size:12px'>{html.escape(note)}</span>" if note else "")
+            + "</div>")
         if len(c):
             with self.real.hold_sync():
                 self.real.x = _naive(c.index)
@@ -236,7 +240,6 @@ class DashboardView:
                 self.now_line.x = _naive(pd.DatetimeIndex([t_now, t_now]))
                 self.now_line.y = [lo - pad, hi + pad]
         self.panel.value = panel_html(state, model_line=model_line)
-        self.message.value = f"<span style='color:#ef6c00'>{html.escape(note)}</span>" if note else ""
 
 
 def _row(label: str, value: str, cls: str = "") -> str:
@@ -257,7 +260,7 @@ def panel_html(state: LiveState, *, model_line: str) -> str:
         rows.append(_row("Last candle", f"{c.index[-1]:%Y-%m-%d %H:%M} UTC", "cu-time"))
     if fc is not None:
         h = len(fc.candles)
-        rows.append(_row(f"Forecast close in {h} min", f"{_fmt_price(fc.candles['close'].iloc[-1])} ({fc.change_pct * 100:+.2f} bps)",
+        rows.append(_row(f"Forecast close in {h} min", f"{_fmt_price(fc.candles['close'].iloc[-1])} ({fc.change_pct:+.4f} %, {fc.change_pct * 100:+.2f} bps)",
                          "cu-forecast"))
         rows.append(_row(f"{fc.coverage:.0%} interval", f"{_fmt_price(fc.lower.iloc[-1])} – {_fmt_price(fc.upper.iloc[-1])}",
                          "cu-interval"))
@@ -297,7 +300,7 @@ class Dashboard:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self.render_ms: list[float] = []
+        self.render_ms: deque[float] = deque(maxlen=500)
         self._connect()
         self.view.symbol.observe(lambda ch: self._change(symbol=ch["new"]), "value")
         self.view.source.observe(lambda ch: self._change(source=ch["new"]), "value")
@@ -311,22 +314,28 @@ class Dashboard:
 
     def _connect(self) -> None:
         source, self.note = make_source(self.settings)
+        session = LiveSession(source, self.forecaster)
+        session.paused = bool(self.view.pause.value)
         with self._lock:
-            self.session = LiveSession(source, self.forecaster)
+            self.session = session
+
+    def _show_error(self, text: str) -> None:
+        self.view.message.value = f"<span class='cu-error' style='color:#c62828'>{html.escape(text)[:300]}</span>"
 
     def _change(self, **kw) -> None:
         try:
             new = replace(self.settings, **kw).validated()
         except CryptoUSDError as exc:
-            self.view.message.value = f"<span style='color:#c62828'>{html.escape(str(exc))}</span>"
+            self._show_error(str(exc))
             return
+        self.view.message.value = ""
         old, self.settings = self.settings, new
         if (new.source, new.symbol) != (old.source, old.symbol):
             try:
                 self._connect()
             except CryptoUSDError as exc:
                 self.settings = old
-                self.view.message.value = f"<span style='color:#c62828'>{html.escape(str(exc))}</span>"
+                self._show_error(str(exc))
         elif new.replay_speed != old.replay_speed and hasattr(self.session.source, "set_speed"):
             self.session.source.set_speed(new.replay_speed)
 
@@ -344,7 +353,7 @@ class Dashboard:
             state = session.state()
         self.view.render(state, describe=session.source.describe(), model_line=self.model_line, note=self.note)
         ms = (time.perf_counter() - t0) * 1000
-        self.render_ms = (self.render_ms + [ms])[-500:]
+        self.render_ms.append(ms)
         return ms
 
     def start(self) -> None:
@@ -354,11 +363,15 @@ class Dashboard:
         self._stop.clear()
 
         def loop():
+            failing = False
             while not self._stop.is_set():
                 try:
                     self.step()
+                    if failing:
+                        self.view.message.value, failing = "", False
                 except Exception as exc:  # noqa: BLE001 - the page must say it, the loop must go on
-                    self.view.message.value = f"<span style='color:#c62828'>{html.escape(type(exc).__name__)}: {html.escape(str(exc))[:200]}</span>"
+                    self._show_error(f"{type(exc).__name__}: {exc}")
+                    failing = True
                 self._stop.wait(self.settings.refresh_s)
 
         self._thread = threading.Thread(target=loop, name="cryptousd-live", daemon=True)

@@ -25,6 +25,7 @@ from .candles import index_ns
 from .config import COVERAGE, INTERVAL_NS
 from .errors import DataError, ModelError
 from .features import candle_features, windows
+from .forecast.base import Forecaster
 from .forecast.intervals import window_sigma
 
 METRICS = [
@@ -84,6 +85,24 @@ def valid_origins(candles: pd.DataFrame, window: int, horizon: int, stride: int,
     lo, hi = cand - window + 1, cand + horizon
     touches = (cb[hi + 1] - cb[lo] > 0) | (cj[hi + 1] - cj[lo + 1] > 0)
     return cand[~touches], int(touches.sum())
+
+
+class LookAheadForecaster(Forecaster):
+    """A deliberately broken forecaster that reads the future, to show what leakage looks like.
+
+    Real forecasters get only windows that end at the origin (``predict_cum``); this one overrides
+    the batch path and peeks at the closes after it. Run it through :func:`walk_forward` beside the
+    real ones: results that look too good to be true usually are.
+    """
+
+    name = "look-ahead (leaky)"
+
+    def predict_cum(self, feats, logc, next_time_ns):
+        raise ModelError("the look-ahead forecaster only exists inside walk_forward; it cannot forecast live")
+
+    def predict_origins(self, feats, logc, times_ns, origins, chunk: int = 8192):
+        ks = np.arange(1, self.horizon + 1)
+        return logc[origins[:, None] + ks] - logc[origins, None]
 
 
 def _ratio(a: float, b: float) -> float:

@@ -21,10 +21,11 @@ import numpy as np
 import pandas as pd
 
 from .candles import fill_gaps, index_ns
-from .config import OHLCV
+from .config import INTERVAL_NS, OHLCV
 from .errors import CryptoUSDError, SourceError
 from .forecast.base import Forecast, Forecaster
 from .sources.base import Source
+from .sources.replay import ReplayFinished
 
 
 @dataclass
@@ -159,7 +160,7 @@ class LiveSession:
     def _failed(self, exc: Exception, now: float) -> None:
         self.errors_seen += 1
         self.failures += 1
-        if getattr(exc, "retryable", True) is False and type(exc).__name__ == "ReplayFinished":
+        if isinstance(exc, ReplayFinished):
             self.finished = True
         base, cap = self.backoff_s
         wait = min(cap, base * 2 ** (self.failures - 1))
@@ -170,9 +171,9 @@ class LiveSession:
 
     def _append(self, closed: pd.DataFrame) -> int:
         frame = closed if not len(self.candles) else pd.concat([self.candles, closed])
-        if len(frame) > 1 and (np.diff(index_ns(frame.index)) != 60_000_000_000).any():
-            frame, _ = fill_gaps(frame)  # a hole the source could not backfill: flat candles, marked
-            frame = frame[OHLCV]
+        if len(frame) > 1 and (np.diff(index_ns(frame.index)) != INTERVAL_NS).any():
+            # a hole the source could not backfill: flat candles at the previous close, volume 0
+            frame = fill_gaps(frame)[0][OHLCV]
         scored = self._score(frame)
         self.candles = frame.iloc[-self.keep :]
         return scored

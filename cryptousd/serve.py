@@ -1,4 +1,4 @@
-"""Start Voila on the live-dashboard notebook (what ``make dashboard`` and ``cryptousd dashboard`` run)."""
+"""Start Voila on the live-dashboard notebook (what ``python3 run.py dashboard`` and ``cryptousd dashboard`` run)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ DASHBOARD_NOTEBOOK = NOTEBOOKS_DIR / "05-live-dashboard.ipynb"
 def voila_command(port: int = 8866, *, no_browser: bool = True, ip: str = "127.0.0.1") -> list[str]:
     voila = shutil.which("voila", path=os.path.dirname(sys.executable)) or shutil.which("voila") or "voila"
     cmd = [voila, str(DASHBOARD_NOTEBOOK), f"--port={port}", f"--Voila.ip={ip}", "--theme=light",
-           "--VoilaConfiguration.show_tracebacks=True", "--Voila.tornado_settings={'headers':{'Cache-Control':'no-store'}}"]
+           "--VoilaConfiguration.show_tracebacks=True"]
     if no_browser:
         cmd.append("--no-browser")
     return cmd

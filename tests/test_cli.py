@@ -66,3 +66,22 @@ def test_errors_are_one_line_with_exit_status_2(tmp_path, capsys):
     assert "no model folder 'nope'" in capsys.readouterr().err
     assert main(["data", "info", "--store", str(tmp_path / "empty")]) == 0
     assert "empty" in capsys.readouterr().out
+
+
+def test_fetch_from_an_exchange_goes_through_the_store(tmp_path, candles, monkeypatch, capsys):
+    from cryptousd.sources import exchange
+
+    seen = {}
+
+    def history(self, start, end=None, progress=None):
+        seen["range"] = (start, end, self.exchange, self.symbol)
+        progress(len(candles))
+        return candles
+
+    monkeypatch.setattr(exchange.ExchangeSource, "history", history)
+    store = tmp_path / "store"
+    assert main(["fetch", "--exchange", "kraken", "--start", "2025-01-01", "--end", "2025-01-04", "--store", str(store)]) == 0
+    assert seen["range"][2:] == ("kraken", "BTC/USD")
+    assert f"{len(candles)} new candles" in capsys.readouterr().out
+    assert main(["data", "info", "--store", str(store)]) == 0
+    assert "kraken" in capsys.readouterr().out

@@ -47,7 +47,7 @@ def test_controls_change_the_session_and_bad_values_are_refused(dash):
     dash.view.symbol.value = "ETH/USD"  # replay data holds BTC only
     assert "BTC only" in dash.view.message.value and dash.settings.symbol == "BTC/USD"
     dash.view.refresh.value = 0.1
-    assert dash.settings.refresh_s == 0.1
+    assert dash.settings.refresh_s == 0.1 and dash.view.message.value == ""  # a good change clears the error
     dash.view.pause.value = True
     assert dash.session.status == "PAUSED" and dash.view.pause.description == "Resume"
 

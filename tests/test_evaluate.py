@@ -7,25 +7,22 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
 from cryptousd import DataError, ModelError, fill_gaps
-from cryptousd.evaluate import METRICS, diebold_mariano, valid_origins, walk_forward, wilson_interval
+from cryptousd.evaluate import (
+    METRICS, LookAheadForecaster, diebold_mariano, valid_origins, walk_forward, wilson_interval,
+)
 from cryptousd.features import candle_features
 from cryptousd.forecast import Drift, Persistence
-from cryptousd.forecast.base import Forecaster
 
 
-class Leaky(Forecaster):
-    """Reads the future on purpose: the harness must make it look (too) good."""
+class Leaky(LookAheadForecaster):
+    """Reads the future on purpose (nudged off exact zero so it always calls a direction)."""
 
     name = "leaky"
 
-    def predict_cum(self, feats, logc, next_time_ns):
-        raise AssertionError("unused")
-
     def predict_origins(self, feats, logc, times_ns, origins, chunk=8192):
-        return logc[origins[:, None] + np.arange(1, 11)] - logc[origins, None] + 1e-6
+        return super().predict_origins(feats, logc, times_ns, origins) + 1e-6
 
 
 def calibrated(candles, *models):
@@ -55,6 +52,11 @@ def test_a_leaky_forecaster_scores_far_better(candles, forecasters):
     assert (leaky["mae_ratio_vs_persistence"] < 0.01).all() and (leaky["direction_accuracy"] > 0.99).all()
     honest = ev.table.loc["drift"]
     assert (honest["mae_ratio_vs_persistence"] > 0.9).all()
+
+
+def test_the_look_ahead_forecaster_cannot_forecast_live(candles):
+    with pytest.raises(ModelError, match="cannot forecast live"):
+        LookAheadForecaster().predict_cum(None, None, None)
 
 
 def test_json_shape(candles, forecasters, tmp_path):

@@ -50,7 +50,7 @@ def test_batch_inference_equals_single_window_inference(model, month_2025_02):
     times = c.index.as_unit("ns").asi8
     origins = np.array([59, 200, 399])
     batch = model.predict_origins(feats, logc, times, origins)
-    for o, row in zip(origins, batch):
+    for o, row in zip(origins, batch, strict=True):
         single = model.predict(c.iloc[: o + 1])
         np.testing.assert_allclose(np.log(single.candles["close"].to_numpy() / single.last_close), row, rtol=1e-6, atol=1e-12)
 

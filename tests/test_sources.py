@@ -223,3 +223,13 @@ def test_simulated_source_is_labelled_and_valid():
     poll = src.poll(None)
     assert src.status == "SIMULATED" and len(poll.closed) == 60
     assert (poll.closed["high"] >= poll.closed[["open", "close"]].max(axis=1)).all()
+
+
+def test_archive_source_history_and_poll(archives):
+    from cryptousd.sources import ArchiveSource
+
+    src = ArchiveSource(archives[13])
+    day = src.history("2025-02-10", "2025-02-11")
+    assert len(day) == 1440 and day.index[0] == pd.Timestamp("2025-02-10", tz="UTC")
+    poll = src.poll(None)
+    assert poll.closed.index[-1] == pd.Timestamp("2025-02-28 23:59", tz="UTC") and len(poll.closed) == 61

@@ -9,20 +9,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from nbtools import make_notebook  # noqa: E402
+from nb03 import BOOKS as NB03  # noqa: E402
+from nb04 import BOOKS as NB04  # noqa: E402
+from nb05 import BOOKS as NB05  # noqa: E402
+from nbtools import SETUP, make_notebook  # noqa: E402
 
-SETUP = """
-%load_ext autoreload
-%autoreload 2
-%matplotlib inline
-import numpy as np
-import pandas as pd
-import matplotlib.pyplot as plt
-import cryptousd as cu
-from cryptousd import config
-pd.set_option("display.width", 140)
-plt.rcParams["figure.dpi"] = 80
-"""
 
 NB01 = [
 ("md", """
@@ -230,13 +221,7 @@ print("wrote: nothing (in-memory exploration)")
 
 if __name__ == "__main__":
     only = sys.argv[1:]
-    books = {"01-fetch-data": NB01, "02-build-candles": NB02}
-    for key in ("03", "04"):
-        mod = Path(__file__).parent / f"nb{key}.py"
-        if mod.exists():
-            ns: dict = {"SETUP": SETUP}
-            exec(mod.read_text(), ns)
-            books.update(ns["BOOKS"])
+    books = {"01-fetch-data": NB01, "02-build-candles": NB02, **NB03, **NB04, **NB05}
     for name, cells in books.items():
         if not only or name[:2] in only:
             make_notebook(cells, Path("notebooks") / f"{name}.ipynb")

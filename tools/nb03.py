@@ -1,3 +1,7 @@
+"""Cells of notebook 03 (written by make_notebooks.py)."""
+
+from nbtools import SETUP
+
 BOOKS = {}
 BOOKS["03-train-lstm"] = [
 ("md", """
@@ -105,6 +109,18 @@ for variant in variants:
     cfg = TrainConfig(variant=variant, epochs=epochs, stride=stride, calib_stride=calib_stride, eval_stride=eval_stride, seed=seed)
     cards[variant] = train(candles, Path(out_dir) / f"lstm-{variant}", config=cfg, split=split,
                            data_description=[Path(p).name for p in data], command=f"notebook 03-train-lstm ({variant})")
+"""),
+("md", "Learning curves: the loss on training windows and on the validation month, per epoch (the best validation epoch's weights are kept)."),
+("code", """
+fig, axes = plt.subplots(1, len(cards), figsize=(6 * len(cards), 3.5), squeeze=False)
+for ax, (variant, card) in zip(axes[0], cards.items()):
+    t = card["training"]
+    epochs_axis = range(1, len(t["loss"]) + 1)
+    ax.plot(epochs_axis, t["loss"], marker="o", label="training")
+    ax.plot(epochs_axis, t["val_loss"], marker="o", label="validation")
+    ax.axhline(t["initial_val_loss"], color="grey", ls=":", label="validation before training")
+    ax.set_title(f"{variant}"); ax.set_xlabel("epoch"); ax.set_ylabel("MSE of scaled returns"); ax.legend(); ax.grid(alpha=.2)
+fig.tight_layout()
 """),
 ("code", """
 def val_row(card):

@@ -1,3 +1,7 @@
+"""Cells of notebook 04 (written by make_notebooks.py)."""
+
+from nbtools import SETUP
+
 BOOKS = {}
 BOOKS["04-backtest"] = [
 ("md", """
@@ -41,7 +45,21 @@ ev = walk_forward(candles, forecasters, start=start, end=end, stride=stride, mod
 print(f"{ev.n_origins:,d} origins from {ev.start} to {ev.end}; {ev.skipped} skipped at gaps")
 ev.summary()
 """),
-("md", "## 2. Error by horizon, beside persistence"),
+("md", """
+## 2. What a look-ahead bug looks like
+
+Would this harness expose leakage? We add a forecaster that peeks at the closes after the origin,
+the kind of bug a misaligned index or a centred rolling mean causes. It looks brilliant. A real model
+scoring like this has a bug, not an edge; the real forecasters above are only ever given windows that
+end at the origin.
+"""),
+("code", """
+from cryptousd.evaluate import LookAheadForecaster
+leaky = walk_forward(candles, {"persistence": forecasters["persistence"], "look-ahead": LookAheadForecaster()},
+                     start=start, end=end, stride=max(stride, 10))
+leaky.summary(horizons=(1, 10))[["mae_bps", "mae_ratio_vs_persistence", "direction_accuracy"]]
+"""),
+("md", "## 3. Error by horizon, beside persistence"),
 ("code", """
 fig, (a, b) = plt.subplots(1, 2, figsize=(13, 4))
 metric_by_horizon(ev.table, "mae_bps", a, title="MAE of the close", ylabel="basis points of the last close")
@@ -49,7 +67,7 @@ metric_by_horizon(ev.table, "mae_ratio_vs_persistence", b, title="MAE relative t
 fig.tight_layout()
 """),
 ("md", """
-## 3. Direction, with its uncertainty
+## 4. Direction, with its uncertainty
 
 Direction accuracy counts only minutes where the price moved; the 95 % Wilson interval shows how far 50 %
 is. Persistence never calls a direction, so it has none.
@@ -57,7 +75,7 @@ is. Persistence never calls a direction, so it has none.
 ("code", """
 ev.table.loc[(slice(None), [1, 5, 10]), ["direction_accuracy", "direction_ci_low", "direction_ci_high", "dm_pvalue"]].dropna(how="all").round(4)
 """),
-("md", "## 4. Forecasts against what happened, on a zoomed stretch"),
+("md", "## 5. Forecasts against what happened, on a zoomed stretch"),
 ("code", """
 i = candles.index.get_loc(ev.start) + 3000
 fig, axes = plt.subplots(1, 2, figsize=(14, 4))
@@ -66,7 +84,7 @@ for ax, shift in zip(axes, [0, 240]):
     forecast_chart(candles.iloc[i + shift - 40 : i + shift + 10], fc, ax, title=f"forecast from {fc.origin:%Y-%m-%d %H:%M} UTC")
 fig.tight_layout()
 """),
-("md", "## 5. Are the intervals and P(up) calibrated?"),
+("md", "## 6. Are the intervals and P(up) calibrated?"),
 ("code", """
 fig, (a, b) = plt.subplots(1, 2, figsize=(13, 4))
 metric_by_horizon(ev.table, "coverage", a, title=f"coverage of the {ev.coverage:.0%} interval", ylabel="share inside", nominal=ev.coverage)
@@ -81,7 +99,7 @@ reliability(p_up, went_up, b, title=f"P(up in 10 min): Brier {ev.table.loc[(mode
 fig.tight_layout()
 """),
 ("md", """
-## 6. Trading on the forecast, with and without costs
+## 7. Trading on the forecast, with and without costs
 
 Rule: every 10 minutes, go long when the forecast 10-minute return clears the round-trip cost, else stay
 flat. The same rule is driven by each baseline, beside buy-and-hold. Costs are charged per side.
@@ -97,7 +115,7 @@ equity_curves(bt_free.equity(), a, title="no costs (threshold 0)")
 equity_curves(bt.equity(), b, title=f"{fee_bps:g} bps fee + {slippage_bps:g} bps slippage per side")
 fig.tight_layout()
 """),
-("md", "## 7. Conclusion, written from the numbers above"),
+("md", "## 8. Conclusion, written from the numbers above"),
 ("code", """
 from IPython.display import Markdown
 from cryptousd.forecast.report import verdict_vs_persistence
@@ -117,7 +135,7 @@ lines = [
 ]
 Markdown("\\n".join(lines))
 """),
-("md", "## 8. What this notebook wrote"),
+("md", "## 9. What this notebook wrote"),
 ("code", """
 Path(results_dir).mkdir(parents=True, exist_ok=True)
 ev.to_json(Path(results_dir) / "evaluation.json")

@@ -1,11 +1,12 @@
-import sys; sys.path.insert(0, "tools")  # run from the project root
-from nbtools import make_notebook
-cells = [
+"""Cells of notebook 05 (written by make_notebooks.py)."""
+
+BOOKS = {}
+BOOKS["05-live-dashboard"] = [
 ("md", """
 # 05 · Live dashboard
 
 The last 60 one-minute candles beside the next 10 predicted ones, refreshing by itself. Served by Voila
-(`make dashboard`) the page shows only the dashboard; in JupyterLab it reads top to bottom like any notebook.
+(`python3 run.py dashboard`) the page shows only the dashboard; in JupyterLab it reads top to bottom like any notebook.
 """),
 ("params", """
 # Parameters (papermill / nbval override these). None means: use the environment or the default.
@@ -51,4 +52,3 @@ if not start_timer:
     print("timer not started (not served by Voila); call dash.start() to go live")
 """),
 ]
-make_notebook(cells, "notebooks/05-live-dashboard.ipynb")

@@ -8,6 +8,20 @@ from __future__ import annotations
 
 import nbformat
 
+# the setup cell every notebook starts with
+SETUP = """
+%load_ext autoreload
+%autoreload 2
+%matplotlib inline
+import numpy as np
+import pandas as pd
+import matplotlib.pyplot as plt
+import cryptousd as cu
+from cryptousd import config
+pd.set_option("display.width", 140)
+plt.rcParams["figure.dpi"] = 80
+"""
+
 
 def make_notebook(cells, path) -> None:
     nb = nbformat.v4.new_notebook()

@@ -115,7 +115,7 @@ class Forecaster(ABC):
             )
         return out
 
-    def calibrate(self, feats, logc, times_ns, origins, coverage_check: bool = False) -> Calibration:
+    def calibrate(self, feats, logc, times_ns, origins) -> Calibration:
         """Fit the interval / P(up) calibration on held-out origins."""
         mean = self.predict_origins(feats, logc, times_ns, origins)
         actual = logc[origins[:, None] + np.arange(1, self.horizon + 1)] - logc[origins, None]

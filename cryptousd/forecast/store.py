@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import DEFAULT_MODEL, HORIZON, MODELS_DIR, WINDOW
+from ..config import DEFAULT_MODEL, MODELS_DIR
 from ..errors import ModelError
 from ..features import Scaler
 from .base import BASELINES, Forecaster, RidgeAR
@@ -147,5 +147,5 @@ def write_model_folder(out: Path, files: dict[str, callable]) -> Path:
     return out
 
 
-__all__ = ["load_forecaster", "load_baselines", "save_baselines", "write_model_folder", "resolve_model_dir", "read_card",
-           "available_models", "WINDOW", "HORIZON"]
+__all__ = ["available_models", "load_baselines", "load_forecaster", "read_card", "resolve_model_dir", "save_baselines",
+           "write_model_folder"]

@@ -27,6 +27,30 @@ from .lstm import VARIANTS, LSTMForecaster
 from .numpy_lstm import NumpyLSTM
 from .store import save_baselines, write_model_folder
 
+def import_keras():
+    """Import Keras (TensorFlow backend) with TensorFlow's C++ start-up chatter silenced.
+
+    absl prints its 'before InitializeLog' and oneDNN notices straight to file descriptor 2 while
+    TensorFlow loads, whatever the log level; they would litter every notebook that trains.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules:
+        import keras
+
+        return keras
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import keras
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    return keras
+
+
 DEFAULT_SPLIT = {
     "train": ("2024-01-01", "2025-01-01"),
     "val": ("2025-01-01", "2025-02-01"),
@@ -52,9 +76,8 @@ class TrainConfig:
 
 def build_keras_model(n_features: int, window: int, horizon: int, variant: str, dropout: float):
     """LSTM(64, return_sequences) -> Dropout -> LSTM(32) -> Dense(16, relu) -> Dense(out)."""
-    import keras
-
     n_out = horizon if variant == "direct" else 1
+    keras = import_keras()
     inputs = keras.Input((window, n_features), name="window")
     x = keras.layers.LSTM(64, return_sequences=True, name="lstm_1")(inputs)
     x = keras.layers.Dropout(dropout, name="dropout")(x)
@@ -76,28 +99,34 @@ def keras_weights(model) -> dict[str, np.ndarray]:
     return {k: v.astype("float32") for k, v in out.items()}
 
 
-class _TqdmEpochs:
-    """A Keras callback drawing one tqdm bar per epoch (readable in notebooks and terminals)."""
+def progress_callback(steps: int, epochs: int):
+    """A Keras callback: one tqdm bar for the whole run, and one printed line per epoch (which
+    stays readable in a stored notebook, where a widget bar's text is frozen at its start)."""
+    import keras
+    from tqdm.auto import tqdm
 
-    def __new__(cls, steps: int, epochs: int):
-        import keras
-        from tqdm.auto import tqdm
+    class Callback(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.bar = tqdm(total=steps * epochs, desc="training", unit="batch")
 
-        class Callback(keras.callbacks.Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                self.bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", leave=True)
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch_t0 = time.perf_counter()
+            self.bar.set_description(f"epoch {epoch + 1}/{epochs}")
 
-            def on_train_batch_end(self, batch, logs=None):
-                self.bar.update(1)
-                if batch % 20 == 0 and logs:
-                    self.bar.set_postfix(loss=f"{logs.get('loss', float('nan')):.4f}")
+        def on_train_batch_end(self, batch, logs=None):
+            self.bar.update(1)
+            if batch % 20 == 0 and logs:
+                self.bar.set_postfix(loss=f"{logs.get('loss', float('nan')):.4f}")
 
-            def on_epoch_end(self, epoch, logs=None):
-                logs = logs or {}
-                self.bar.set_postfix(loss=f"{logs.get('loss', np.nan):.4f}", val_loss=f"{logs.get('val_loss', np.nan):.4f}")
-                self.bar.close()
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            self.bar.write(f"epoch {epoch + 1:2d}/{epochs}: loss {logs.get('loss', np.nan):.5f}  "
+                           f"val_loss {logs.get('val_loss', np.nan):.5f}  ({time.perf_counter() - self.epoch_t0:.0f} s)")
 
-        return Callback()
+        def on_train_end(self, logs=None):
+            self.bar.close()
+
+    return Callback()
 
 
 def _library_versions() -> dict:
@@ -120,9 +149,9 @@ def train(
     verbose: bool = True,
 ) -> dict:
     """Train one variant on ``candles`` and write a model folder to ``out``; returns the card."""
-    import keras
     import psutil
 
+    keras = import_keras()
     cfg = config or TrainConfig()
     if cfg.variant not in VARIANTS:
         raise ValueError(f"variant {cfg.variant!r}: choose one of {', '.join(VARIANTS)}")
@@ -162,10 +191,11 @@ def train(
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="mse")
     callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True)]
     if verbose:
-        callbacks.append(_TqdmEpochs(steps, cfg.epochs))
+        callbacks.append(progress_callback(steps, cfg.epochs))
     initial_val_loss = float(model.evaluate(val_ds, verbose=0))
     t0 = time.perf_counter()
-    hist = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=callbacks, verbose=0)
+    # the dataset is shuffled once when built; fit's own shuffle does not apply to datasets
+    hist = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=callbacks, verbose=0, shuffle=False)
     train_s = time.perf_counter() - t0
     epochs_run = len(hist.history["loss"])
     peak_rss = max(proc.memory_info().rss, rss0)

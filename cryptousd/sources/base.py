@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..config import DEFAULT_SYMBOL, INTERVAL
+from ..config import DEFAULT_SYMBOL, INTERVAL, WINDOW
 
 ONE_MINUTE = pd.Timedelta(INTERVAL)
 
@@ -43,8 +43,7 @@ class Source(ABC):
     def poll(self, since: pd.Timestamp | None) -> Poll:
         """Closed candles after ``since`` plus the forming candle. Default: built on ``history``."""
         now = self.now()
-        start = since + ONE_MINUTE if since is not None else now.floor(INTERVAL) - 60 * ONE_MINUTE
-        closed = self.history(start, now)
+        closed = self.history(poll_start(since, now), now)
         return Poll(closed, None, now)
 
     @property
@@ -53,6 +52,11 @@ class Source(ABC):
 
     def describe(self) -> str:
         return f"{self.status} {self.symbol}"
+
+
+def poll_start(since: pd.Timestamp | None, now: pd.Timestamp, backfill: int = WINDOW + 1) -> pd.Timestamp:
+    """Where a poll starts: right after ``since``, or ``backfill`` whole minutes before ``now``."""
+    return since + ONE_MINUTE if since is not None else now.floor(INTERVAL) - backfill * ONE_MINUTE
 
 
 def closed_only(frame: pd.DataFrame, now: pd.Timestamp) -> tuple[pd.DataFrame, pd.Series | None]:

@@ -27,7 +27,7 @@ from ..errors import (
     SourceTimeout,
     SourceUnavailable,
 )
-from .base import ONE_MINUTE, Poll, Source, closed_only
+from .base import ONE_MINUTE, Poll, Source, closed_only, poll_start
 
 _STATUS = re.compile(r"\b([1-5]\d\d)\b")
 
@@ -194,7 +194,7 @@ class ExchangeSource(Source):
 
     def poll(self, since: pd.Timestamp | None) -> Poll:
         now = self.now()
-        start = since + ONE_MINUTE if since is not None else now.floor("1min") - 61 * ONE_MINUTE
+        start = poll_start(since, now)
         if now - start > (self.page_limit - 2) * ONE_MINUTE:  # long outage: backfill by pages
             closed = self.history(start, now)
             latest = self.fetch_page(now.floor("1min") - ONE_MINUTE, limit=3)

@@ -17,7 +17,7 @@ import pandas as pd
 from ..candles import index_ns, validate_candles
 from ..config import OHLCV, WINDOW
 from ..errors import DataError, SourceError
-from .base import ONE_MINUTE, Poll, Source
+from .base import ONE_MINUTE, Poll, Source, poll_start
 
 
 class ReplayFinished(SourceError):
@@ -75,10 +75,6 @@ class ReplaySource(Source):
     def describe(self) -> str:
         return f"{self.status} {self.symbol} from {self.name}"
 
-    @property
-    def finished(self) -> bool:
-        return self.now() > self.candles.index[-1] + ONE_MINUTE
-
     # data -----------------------------------------------------------------------------------
     def history(self, start, end=None) -> pd.DataFrame:
         now = self.now()
@@ -94,7 +90,7 @@ class ReplaySource(Source):
         now = self.now()
         if now > self.candles.index[-1] + 2 * ONE_MINUTE:
             raise ReplayFinished(f"{self.name}: replay reached the end of its data at {self.candles.index[-1]}; restart it")
-        start = since + ONE_MINUTE if since is not None else now.floor("1min") - WINDOW * ONE_MINUTE
+        start = poll_start(since, now, backfill=WINDOW)
         closed = self.history(start, now)
         return Poll(closed, self._forming(now), now)
 

@@ -13,7 +13,7 @@ import pandas as pd
 from ..candles import make_candle_frame, validate_candles
 from ..config import DEFAULT_YAHOO_TICKER
 from ..errors import BadReply, DataError, RateLimitError, SourceError, SourceUnavailable
-from .base import ONE_MINUTE, Poll, Source, closed_only
+from .base import ONE_MINUTE, Poll, Source, closed_only, poll_start
 
 MAX_DAYS_PER_REQUEST = 7
 MAX_DAYS_BACK = 30
@@ -102,7 +102,7 @@ class YahooSource(Source):
 
     def poll(self, since: pd.Timestamp | None) -> Poll:
         now = self.now()
-        start = since + ONE_MINUTE if since is not None else now.floor("1min") - 61 * ONE_MINUTE
+        start = poll_start(since, now)
         frame = self._fetch(start, now + ONE_MINUTE)
         closed, forming = closed_only(frame[frame.index >= start], now)
         return Poll(closed, forming, now)
