@@ -117,8 +117,13 @@ def backtest_all(
     allow_short: bool = False,
     margin_bps: float = 0.0,
     stride: int | None = None,
+    forecasts: dict | None = None,
 ) -> BacktestReport:
-    """Backtest each forecaster's rule and buy-and-hold on the same periods."""
+    """Backtest each forecaster's rule and buy-and-hold on the same periods.
+
+    ``forecasts`` (e.g. ``Evaluation.predictions``) maps names to (origins, mean cumulative log
+    returns) already computed on the same candles; they are reused wherever they cover the periods.
+    """
     if fee_bps < 0 or slippage_bps < 0:
         raise DataError("fees and slippage are costs: give them as non-negative basis points")
     f0 = next(iter(forecasters.values()))
@@ -135,7 +140,10 @@ def backtest_all(
     results = {}
     exit_ = origins + hold
     for name, f in forecasters.items():
-        mean = f.predict_origins(feats, logc, times, origins)[:, hold - 1]
+        mean = _reuse(forecasts, name, origins)
+        if mean is None:
+            mean = f.predict_origins(feats, logc, times, origins)
+        mean = mean[:, hold - 1]
         sig = signals_from_forecast(np.expm1(mean), fee_bps=fee_bps, slippage_bps=slippage_bps, margin_bps=margin_bps,
                                     allow_short=allow_short)
         results[name] = _result(name, close, origins, exit_, sig, candles.index, fee_bps, slippage_bps, hold)
@@ -143,6 +151,17 @@ def backtest_all(
                                       fee_bps, slippage_bps, hold)
     return BacktestReport(results, fee_bps, slippage_bps, hold, candles.index[origins[0]], candles.index[exit_[-1]],
                           {"periods": int(len(origins)), "skipped": skipped})
+
+
+def _reuse(forecasts: dict | None, name: str, origins: np.ndarray) -> np.ndarray | None:
+    """Rows of precomputed forecasts at ``origins``, or None when they do not cover them all."""
+    if not forecasts or name not in forecasts:
+        return None
+    known, mean = forecasts[name]
+    idx = np.searchsorted(known, origins)
+    if idx.max(initial=0) >= len(known) or not np.array_equal(known[np.minimum(idx, len(known) - 1)], origins):
+        return None
+    return mean[idx]
 
 
 def _result(name, close, origins, exit_, sig, index, fee_bps, slippage_bps, hold) -> BacktestResult:

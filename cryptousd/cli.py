@@ -40,22 +40,28 @@ def cmd_fetch(args) -> dict:
             added += store.append(read_candle_file(f), source=args.source_name or "binance", symbol=args.symbol or "BTC/USDT")
         result = {"source": "archive", "files": [str(f) for f in files], "new_rows": added}
     else:
-        end = pd.Timestamp(args.end, tz="UTC") if args.end else pd.Timestamp.now(tz="UTC")
-        start = pd.Timestamp(args.start, tz="UTC") if args.start else end - pd.Timedelta(days=args.days)
-        total = int((end - start) / pd.Timedelta("1min"))
+        from .io import to_utc
+
         if args.source == "yahoo":
             from .sources import YahooSource
 
-            src = YahooSource(args.symbol or DEFAULT_YAHOO_TICKER)
-            frame = src.history(start, end)
-            name = "yahoo"
+            src, name = YahooSource(args.symbol or DEFAULT_YAHOO_TICKER), "yahoo"
         else:
             from .sources import ExchangeSource
 
-            src = ExchangeSource(args.exchange, args.symbol or DEFAULT_SYMBOL)
-            with tqdm(total=total, desc=f"{args.exchange} {src.symbol}", unit="candle") as bar:
+            src, name = ExchangeSource(args.exchange, args.symbol or DEFAULT_SYMBOL), args.exchange
+        end = to_utc(args.end) if args.end else pd.Timestamp.now(tz="UTC")
+        start = to_utc(args.start) if args.start else end - pd.Timedelta(days=args.days)
+        last = store.last_time(source=name, symbol=src.symbol) if not args.start else None
+        if last is not None and last + pd.Timedelta("1min") > start:  # carry on where the store ends
+            start = last + pd.Timedelta("1min")
+        total = max(int((end - start) / pd.Timedelta("1min")), 0)
+        with tqdm(total=total, desc=f"{name} {src.symbol}", unit="candle") as bar:
+            if name == "yahoo":
+                frame = src.history(start, end)
+                bar.update(len(frame))
+            else:
                 frame = src.history(start, end, progress=lambda n: bar.update(n))
-            name = args.exchange
         added = store.append(frame, source=name, symbol=src.symbol) if len(frame) else 0
         result = {"source": name, "symbol": src.symbol, "start": str(start), "end": str(end), "rows": len(frame), "new_rows": added}
     print(f"{result['new_rows']} new candles in {store.root}")
@@ -180,7 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--source", choices=["exchange", "yahoo"], default="exchange")
     f.add_argument("--exchange", default=DEFAULT_EXCHANGE, help=f"ccxt exchange id (default {DEFAULT_EXCHANGE})")
     f.add_argument("--symbol", help=f"market symbol (default {DEFAULT_SYMBOL}; Yahoo: {DEFAULT_YAHOO_TICKER})")
-    f.add_argument("--days", type=float, default=1.0, help="how far back to fetch when --start is not given")
+    f.add_argument("--days", type=float, default=1.0,
+                   help="how far back to fetch when --start is not given (a series already in the store continues from its end)")
     f.add_argument("--start", help="UTC start, e.g. 2025-01-01")
     f.add_argument("--end", help="UTC end (default now)")
     f.add_argument("--archive", nargs="+", metavar="PATH", help="import Binance archive files or folders instead")

@@ -178,6 +178,8 @@ class DashboardView:
         body = w.HBox([self.figure, self.panel], layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))
         self.widget = w.VBox([self.header, controls, body, self.legend, self.message])
         self.widget.add_class("cryptousd-dashboard")
+        self._drawn: tuple | None = None  # (last candle, forecast origin) on the chart
+        self._y_range: tuple[float, float] | None = None
 
     def set_controls(self, settings: Settings) -> None:
         self.symbol.value = settings.symbol
@@ -199,7 +201,10 @@ class DashboardView:
             f"{html.escape(status)}</span><span style='color:#546e7a'>{html.escape(describe)}</span>"
             + (f"<span class='cu-note' style='color:#ef6c00;font-size:12px'>{html.escape(note)}</span>" if note else "")
             + "</div>")
-        if len(c):
+        drawn = (c.index[-1] if len(c) else None, fc.origin if fc is not None else None)
+        changed = drawn != self._drawn  # candles and forecast only change when a candle closes
+        self._drawn = drawn
+        if len(c) and changed:
             with self.real.hold_sync():
                 self.real.x = _naive(c.index)
                 self.real.y = c[["open", "high", "low", "close"]].to_numpy()
@@ -216,7 +221,7 @@ class DashboardView:
                     mark.x, mark.y = t, np.array(body)
         lows = [c["low"].min()] if len(c) else []
         highs = [c["high"].max()] if len(c) else []
-        if fc is not None:
+        if fc is not None and changed:
             with self.pred.hold_sync():
                 self.pred.x = _naive(fc.candles.index)
                 self.pred.y = fc.candles[["open", "high", "low", "close"]].to_numpy()
@@ -224,21 +229,28 @@ class DashboardView:
             with self.band.hold_sync():
                 self.band.x = bx
                 self.band.y = np.vstack([np.r_[fc.last_close, fc.lower.to_numpy()], np.r_[fc.last_close, fc.upper.to_numpy()]])
+        if fc is not None:
             lows.append(fc.lower.min())
             highs.append(fc.upper.max())
+        if f is not None:
+            lows.append(f["low"])
+            highs.append(f["high"])
         if lows:
             lo, hi = min(lows), max(highs)
             pad = (hi - lo) * 0.06 or 1.0
+            y_range = (float(lo - pad), float(hi + pad))
+            if y_range != self._y_range:  # the forming candle can widen it between closes
+                self._y_range = y_range
+                with self.sy.hold_sync():
+                    self.sy.min, self.sy.max = y_range
+                self.now_line.y = list(y_range)
+        if len(c) and changed:
             t_end = (fc.candles.index[-1] if fc is not None else c.index[-1]) + pd.Timedelta(minutes=1)
             t_now = c.index[-1] + pd.Timedelta(minutes=1)
-            with self.sy.hold_sync():
-                self.sy.min, self.sy.max = float(lo - pad), float(hi + pad)
             with self.sx.hold_sync():
                 self.sx.min = _naive(pd.DatetimeIndex([c.index[0] - pd.Timedelta(minutes=1)]))[0]
                 self.sx.max = _naive(pd.DatetimeIndex([t_end]))[0]
-            with self.now_line.hold_sync():
-                self.now_line.x = _naive(pd.DatetimeIndex([t_now, t_now]))
-                self.now_line.y = [lo - pad, hi + pad]
+            self.now_line.x = _naive(pd.DatetimeIndex([t_now, t_now]))
         self.panel.value = panel_html(state, model_line=model_line)
 
 
@@ -384,10 +396,4 @@ class Dashboard:
 def served_by_voila() -> bool:
     return any(k in os.environ for k in ("VOILA_KERNEL_ID", "VOILA_BASE_URL", "VOILA_SERVER_URL"))
 
-
-def latency_summary(values) -> str:
-    if not len(values):
-        return "no ticks yet"
-    v = np.asarray(values)
-    return f"p50 {np.percentile(v, 50):.2f} ms, p99 {np.percentile(v, 99):.2f} ms over {len(v)} ticks"
 

@@ -167,6 +167,7 @@ class CandleStore:
         return frame
 
     def last_time(self, *, source: str, symbol: str) -> pd.Timestamp | None:
+        """Open time of the newest stored candle of a series (None when the store has none)."""
         files = self.months(source, symbol)
         if not files:
             return None

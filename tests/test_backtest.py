@@ -63,3 +63,20 @@ def test_bad_backtest_requests(candles):
         backtest_all(candles, {"p": Persistence()}, fee_bps=-1)
     with pytest.raises(ModelError, match="hold between 1 and 10"):
         backtest_all(candles, {"p": Persistence()}, hold=11)
+
+
+def test_forecasts_from_an_evaluation_are_reused_and_give_the_same_result(candles):
+    from cryptousd.evaluate import walk_forward
+
+    (p,) = calibrated(candles.iloc[:2000], Persistence())
+    forecasters = {"persistence": p, "leaky": Leaky()}
+    ev = walk_forward(candles, forecasters, start=candles.index[2000])
+    fresh = backtest_all(candles, forecasters, start=candles.index[2000]).table()
+
+    class Refuses(Leaky):
+        def predict_origins(self, *a, **k):
+            raise AssertionError("should have reused the evaluation's forecasts")
+
+    reused = backtest_all(candles, {"persistence": p, "leaky": Refuses()}, start=candles.index[2000],
+                          forecasts=ev.predictions).table()
+    pd.testing.assert_frame_equal(fresh, reused)

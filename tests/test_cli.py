@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from cryptousd.cli import main
@@ -85,3 +86,6 @@ def test_fetch_from_an_exchange_goes_through_the_store(tmp_path, candles, monkey
     assert f"{len(candles)} new candles" in capsys.readouterr().out
     assert main(["data", "info", "--store", str(store)]) == 0
     assert "kraken" in capsys.readouterr().out
+    # without --start, a series already in the store continues from its last candle
+    assert main(["fetch", "--exchange", "kraken", "--end", "2025-01-05", "--days", "30", "--store", str(store)]) == 0
+    assert seen["range"][0] == candles.index[-1] + pd.Timedelta("1min")

@@ -105,8 +105,8 @@ Rule: every 10 minutes, go long when the forecast 10-minute return clears the ro
 flat. The same rule is driven by each baseline, beside buy-and-hold. Costs are charged per side.
 """),
 ("code", """
-bt = backtest_all(candles, forecasters, start=start, end=end, fee_bps=fee_bps, slippage_bps=slippage_bps)
-bt_free = backtest_all(candles, forecasters, start=start, end=end, fee_bps=0, slippage_bps=0)
+bt = backtest_all(candles, forecasters, start=start, end=end, fee_bps=fee_bps, slippage_bps=slippage_bps, forecasts=ev.predictions)
+bt_free = backtest_all(candles, forecasters, start=start, end=end, fee_bps=0, slippage_bps=0, forecasts=ev.predictions)
 bt.table().round(4)
 """),
 ("code", """
