@@ -63,8 +63,12 @@ def main(argv: list[str]) -> int:
             if subprocess.run([str(BIN / "cryptousd"), "bench", which], cwd=ROOT).returncode:
                 return 1
         return 0
+    cmd = tasks[task](rest)
+    if os.name == "posix":  # become the task, so signals (Ctrl-C, SIGTERM) reach it directly
+        os.chdir(ROOT)
+        os.execv(cmd[0], cmd)
     try:
-        return subprocess.run(tasks[task](rest), cwd=ROOT).returncode
+        return subprocess.run(cmd, cwd=ROOT).returncode
     except KeyboardInterrupt:
         return 130
 

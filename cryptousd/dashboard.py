@@ -68,6 +68,17 @@ class Settings:
         return self
 
 
+REPLAY_STORE_DAYS = 30  # a replay from the store plays its last month (7 hours at x60), not all of it
+
+
+def _recent_from_store(store) -> pd.DataFrame:
+    from .io import load_candles
+
+    source, key = store.series()[0]
+    last = store.last_time(source=source, symbol=key)
+    return load_candles(store, symbol=key, store_source=source, start=last - pd.Timedelta(days=REPLAY_STORE_DAYS))
+
+
 def _replay_candles(settings: Settings) -> tuple[pd.DataFrame, str]:
     from .io import load_candles
     from .store import CandleStore
@@ -75,11 +86,11 @@ def _replay_candles(settings: Settings) -> tuple[pd.DataFrame, str]:
     if settings.replay:
         paths = [Path(p) for p in settings.replay]
         if len(paths) == 1 and paths[0].is_dir() and any(paths[0].rglob("*.parquet")):
-            return load_candles(CandleStore(paths[0])), str(paths[0])
+            return _recent_from_store(CandleStore(paths[0])), str(paths[0])
         return load_candles([str(p) for p in paths]), ", ".join(p.name for p in paths)
     store = CandleStore(STORE_DIR)
     if store.series():
-        return load_candles(store, symbol=store.series()[0][1], store_source=store.series()[0][0]), str(store.root)
+        return _recent_from_store(store), f"{store.root} (last {REPLAY_STORE_DAYS} days)"
     archives = shared_archives()
     if archives:
         return load_candles(archives[-1]), archives[-1].name

@@ -22,12 +22,17 @@ def voila_command(port: int = 8866, *, no_browser: bool = True, ip: str = "127.0
 
 
 def serve_dashboard(port: int = 8866, *, open_browser: bool = False, no_browser: bool = True) -> dict:
-    """Run Voila in the foreground until Ctrl-C."""
+    """Run Voila in the foreground until Ctrl-C. On POSIX this process becomes Voila (exec), so a
+    service manager's SIGTERM reaches the server itself and leaves nothing behind."""
     url = f"http://127.0.0.1:{port}/"
     print(f"CryptoUSD live dashboard: {url}  (Ctrl-C to stop)", flush=True)
+    cmd = voila_command(port, no_browser=not open_browser)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    os.chdir(PROJECT_ROOT)
+    if os.name == "posix":
+        os.execve(cmd[0], cmd, env)
     try:
-        subprocess.run(voila_command(port, no_browser=not open_browser), cwd=PROJECT_ROOT, env=env, check=False)
+        subprocess.run(cmd, env=env, check=False)
     except KeyboardInterrupt:
         pass
     return {"url": url}

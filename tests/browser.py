@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from cryptousd.config import PROJECT_ROOT, shared_archives
@@ -43,18 +42,16 @@ def voila_server(env_extra: dict | None = None, timeout: float = 60.0):
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + timeout
-        while True:
+        while True:  # wait for the port; a GET of the page would start a kernel of its own
             if proc.poll() is not None:
                 raise RuntimeError(f"voila exited with status {proc.returncode}")
             try:
-                urllib.request.urlopen(url, timeout=2)
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
-            except Exception as exc:  # noqa: BLE001 - not up yet
-                if getattr(exc, "code", None) in (403, 404, 405):
-                    break
+            except OSError:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"voila did not answer on {url} within {timeout:.0f} s") from None
-                time.sleep(0.3)
+                time.sleep(0.2)
         yield url
     finally:
         proc.terminate()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from cryptousd import DataError, SourceUnavailable
@@ -103,3 +104,15 @@ def test_timer_thread_ticks_and_stops(dash):
     time.sleep(1.0)
     dash.stop()
     assert len(dash.render_ms) >= 3 and dash.session.forecast is not None
+
+
+def test_replay_from_a_store_plays_its_last_month(tmp_path, archives):
+    from cryptousd import CandleStore
+    from cryptousd.io import read_candle_file
+
+    store = CandleStore(tmp_path / "store")
+    for a in archives[12:15]:
+        store.append(read_candle_file(a), source="binance", symbol="BTC/USDT")
+    src, _ = make_source(Settings(source="replay", replay=(str(store.root),)))
+    assert src.candles.index[-1] == pd.Timestamp("2025-03-31 23:59", tz="UTC")
+    assert src.candles.index[0] == pd.Timestamp("2025-03-01 23:59", tz="UTC")  # 30 days before the end
