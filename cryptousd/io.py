@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Iterable, Literal
 
@@ -73,14 +74,9 @@ def _read_bytes(path: Path) -> tuple[bytes, str]:
                 if len(members) != 1:
                     raise DataError(f"{name}: expected one CSV inside the zip, found {len(members)}")
                 data = zf.read(members[0])
-        except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as exc:
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError) as exc:
+            # a truncated directory, a bad CRC or a damaged deflate stream
             raise DataError(f"{name}: truncated or corrupt zip ({exc}); download it again") from None
-        except OSError as exc:  # CRC errors surface as zlib/OSError while reading
-            raise DataError(f"{name}: corrupt zip member ({exc}); download it again") from None
-        except Exception as exc:  # zlib.error and friends
-            if isinstance(exc, DataError):
-                raise
-            raise DataError(f"{name}: corrupt zip member ({exc}); download it again") from None
         return data, name
     return path.read_bytes(), name
 

@@ -136,7 +136,7 @@ class CandleStore:
             frame = pq.read_table(path).to_pandas()
         except Exception as exc:
             raise DataError(f"{path}: unreadable store file ({exc}); delete it and fetch that month again") from None
-        frame.index = frame.index.as_unit("ns") if hasattr(frame.index, "as_unit") else frame.index
+        frame.index = frame.index.as_unit("ns")
         return frame
 
     def months(self, source: str, symbol: str) -> list[Path]:

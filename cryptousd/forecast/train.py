@@ -8,7 +8,6 @@ beside persistence -> a model folder with its card.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sys
@@ -22,6 +21,7 @@ import pandas as pd
 from ..candles import index_ns
 from ..config import HORIZON, WINDOW
 from ..features import FEATURES, Scaler, candle_features, future_returns, time_split, windows
+from ..store import write_json
 from .base import BASELINES, Forecaster
 from .lstm import VARIANTS, LSTMForecaster
 from .numpy_lstm import NumpyLSTM
@@ -270,15 +270,12 @@ def train(
         "command": command or " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
     }
 
-    def write_json(obj):
-        return lambda p: Path(p).write_text(json.dumps(obj, indent=2))
-
     write_model_folder(Path(out), {
         "model.keras": lambda p: model.save(p),
         "weights.npz": lambda p: np.savez(p, **weights),
-        "scaler.json": write_json(scaler.to_dict()),
+        "scaler.json": lambda p: write_json(p, scaler.to_dict()),
         "calibration.npz": lambda p: fc.calibration.save(p),
         "baselines.npz": lambda p: save_baselines(p, baselines),
-        "card.json": write_json(card),
+        "card.json": lambda p: write_json(p, card),
     })
     return card
