@@ -207,10 +207,12 @@ class DashboardView:
         colour = {"LIVE": "#2e7d32", "RECONNECTING": "#c62828", "PAUSED": "#757575", "FINISHED": "#757575"}.get(
             status.split()[0], "#ef6c00")
         self.header.value = (
-            f"<div style='display:flex;align-items:center;gap:12px'><b style='font-size:20px'>CryptoUSD live</b>"
-            f"<span class='cu-status' style='background:{colour};color:white;padding:2px 8px;border-radius:4px'>"
-            f"{html.escape(status)}</span><span style='color:#546e7a'>{html.escape(describe)}</span>"
-            + (f"<span class='cu-note' style='color:#ef6c00;font-size:12px'>{html.escape(note)}</span>" if note else "")
+            f"<div style='display:flex;flex-wrap:wrap;align-items:center;gap:4px 12px'>"
+            f"<b style='font-size:20px;white-space:nowrap'>CryptoUSD live</b>"
+            f"<span class='cu-status' style='background:{colour};color:white;padding:2px 8px;border-radius:4px;"
+            f"white-space:nowrap'>{html.escape(status)}</span><span style='color:#546e7a'>{html.escape(describe)}</span>"
+            + (f"<span class='cu-note' style='flex-basis:100%;color:#ef6c00;font-size:12px'>{html.escape(note)}</span>"
+               if note else "")
             + "</div>")
         drawn = (c.index[-1] if len(c) else None, fc.origin if fc is not None else None)
         changed = drawn != self._drawn  # candles and forecast only change when a candle closes
