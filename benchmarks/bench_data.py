@@ -28,7 +28,7 @@ result = {{'what': 'load 15 archive months (zip, cold)', 'rows': len(df), 'secon
 """)
     in_fresh_process(f"""
 import cryptousd as cu
-from cryptousd.io import read_candle_file
+from cryptousd.candle_files import read_candle_file
 st = cu.CandleStore({store!r})
 for p in {archives!r}: st.append(read_candle_file(p), source='binance', symbol='BTC/USDT')
 result = {{}}

@@ -21,7 +21,7 @@ from cryptousd.evaluate import walk_forward  # noqa: E402
 
 def main() -> None:
     archives = shared_archives()
-    model = cu.Forecaster.load()
+    model = cu.load_forecaster()
     baselines = cu.load_baselines()
     month = cu.load_candles(archives[13])  # 2025-02: 40,320 minutes
 

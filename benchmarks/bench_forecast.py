@@ -27,7 +27,7 @@ def bench_model(name: str, candles, n_single: int = 300) -> tuple[list[dict], di
     import keras
     import tensorflow as tf
 
-    model = cu.Forecaster.load(name)
+    model = cu.load_forecaster(name)
     kmodel = keras.saving.load_model(MODELS_DIR / name / "model.keras")
     ends = np.linspace(200, len(candles) - 1, n_single).astype(int)
     for e in ends[:20]:

@@ -9,15 +9,15 @@ from .errors import (
     BadReply, CryptoUSDError, DataError, ModelError, RateLimitError, RegionBlocked, SourceError, SourceTimeout,
     SourceUnavailable,
 )
-from .forecast import Forecast, Forecaster, load_baselines
-from .io import load_candles
-from .store import CandleStore
+from .forecast import Forecast, Forecaster, load_baselines, load_forecaster
+from .candle_files import load_candles
+from .candle_store import CandleStore
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BadReply", "CandleStore", "CryptoUSDError", "DEFAULT_MODEL", "DataError", "Forecast", "Forecaster", "GapReport",
     "HORIZON", "ModelError", "RateLimitError", "RegionBlocked", "SourceError", "SourceTimeout", "SourceUnavailable",
-    "WINDOW", "build_candles", "fill_gaps", "find_gaps", "load_baselines", "load_candles", "resample_candles",
+    "WINDOW", "build_candles", "fill_gaps", "find_gaps", "load_baselines", "load_candles", "load_forecaster", "resample_candles",
     "validate_candles",
 ]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .candles import index_ns
+from .times import index_ns
 from .config import HORIZON
 from .errors import DataError, ModelError
 from .evaluate import valid_origins

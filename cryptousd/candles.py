@@ -22,6 +22,7 @@ import pandas as pd
 
 from .config import INTERVAL, OHLCV
 from .errors import DataError
+from .times import epoch_to_ns, index_ns
 
 __all__ = [
     "validate_candles",
@@ -32,11 +33,6 @@ __all__ = [
     "build_candles",
     "make_candle_frame",
 ]
-
-
-def index_ns(index: pd.DatetimeIndex) -> np.ndarray:
-    """Open times as int64 nanoseconds, whatever the index's unit (pandas 3 defaults to microseconds)."""
-    return index.as_unit("ns").asi8
 
 
 def make_candle_frame(open_time, open_, high, low, close, volume, **extra) -> pd.DataFrame:
@@ -201,8 +197,6 @@ def _trade_times_ns(time: pd.Series | np.ndarray) -> np.ndarray:
     if np.issubdtype(arr.dtype, np.datetime64):
         return arr.astype("datetime64[ns]").astype("int64")
     if np.issubdtype(arr.dtype, np.number):
-        from .io import epoch_to_ns
-
         return epoch_to_ns(arr, name="trades")
     return pd.to_datetime(arr, utc=True).as_unit("ns").asi8
 

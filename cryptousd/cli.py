@@ -17,7 +17,7 @@ from .errors import CryptoUSDError
 
 def _print_json(obj, path: str | None) -> None:
     if path:
-        from .store import write_json
+        from .files import write_json
 
         write_json(path, obj)
         print(f"wrote {path}")
@@ -28,11 +28,11 @@ def cmd_fetch(args) -> dict:
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from .store import CandleStore
+    from .candle_store import CandleStore
 
     store = CandleStore(args.store)
     if args.archive:
-        from .io import read_candle_file
+        from .candle_files import read_candle_file
 
         files = [p for a in args.archive for p in (sorted(Path(a).glob("*.zip")) + sorted(Path(a).glob("*.csv")) if Path(a).is_dir() else [Path(a)])]
         added = 0
@@ -40,7 +40,7 @@ def cmd_fetch(args) -> dict:
             added += store.append(read_candle_file(f), source=args.source_name or "binance", symbol=args.symbol or "BTC/USDT")
         result = {"source": "archive", "files": [str(f) for f in files], "new_rows": added}
     else:
-        from .io import to_utc
+        from .times import to_utc
 
         if args.source == "yahoo":
             from .sources import YahooSource
@@ -69,7 +69,7 @@ def cmd_fetch(args) -> dict:
 
 
 def cmd_data_info(args) -> dict:
-    from .store import CandleStore
+    from .candle_store import CandleStore
 
     store = CandleStore(args.store)
     rows = store.info()
@@ -83,7 +83,7 @@ def cmd_data_info(args) -> dict:
 
 # model ----------------------------------------------------------------------------------------
 def _load_data(paths):
-    from .io import load_candles
+    from .candle_files import load_candles
 
     if not paths:
         from .config import shared_archives

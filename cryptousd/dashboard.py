@@ -72,7 +72,7 @@ REPLAY_STORE_DAYS = 30  # a replay from the store plays its last month (7 hours 
 
 
 def _recent_from_store(store) -> pd.DataFrame:
-    from .io import load_candles
+    from .candle_files import load_candles
 
     source, key = store.series()[0]
     last = store.last_time(source=source, symbol=key)
@@ -80,8 +80,8 @@ def _recent_from_store(store) -> pd.DataFrame:
 
 
 def _replay_candles(settings: Settings) -> tuple[pd.DataFrame, str]:
-    from .io import load_candles
-    from .store import CandleStore
+    from .candle_files import load_candles
+    from .candle_store import CandleStore
 
     if settings.replay:
         paths = [Path(p) for p in settings.replay]

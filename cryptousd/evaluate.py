@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .candles import index_ns
+from .times import index_ns
 from .config import COVERAGE, INTERVAL_NS
 from .errors import DataError, ModelError
 from .features import candle_features, windows
@@ -64,7 +64,7 @@ def diebold_mariano(e_model: np.ndarray, e_base: np.ndarray, h: int) -> float:
 
 def valid_origins(candles: pd.DataFrame, window: int, horizon: int, stride: int, start=None, end=None) -> tuple[np.ndarray, int]:
     """Origins in ``[start, end)`` whose window and horizon avoid gaps; returns (origins, skipped)."""
-    from .io import to_utc
+    from .times import to_utc
 
     idx = candles.index
     n = len(idx)
@@ -138,7 +138,7 @@ class Evaluation:
         }
 
     def to_json(self, path) -> None:
-        from .store import write_json
+        from .files import write_json
 
         write_json(path, self.to_dict())
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .candles import index_ns
+from .times import index_ns
 from .config import HORIZON, INTERVAL_NS, WINDOW
 from .errors import DataError
 
@@ -97,7 +97,7 @@ class Split:
 
 def time_split(index: pd.DatetimeIndex, train, val, test=None) -> Split:
     """Row ranges for ``(start, end)`` pairs of times; ranges must be in order and not overlap."""
-    from .io import to_utc
+    from .times import to_utc
 
     def rows(rng, name):
         a = int(index.searchsorted(to_utc(rng[0])))

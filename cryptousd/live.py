@@ -20,7 +20,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .candles import fill_gaps, index_ns
+from .candles import fill_gaps
+from .times import index_ns
 from .config import INTERVAL_NS, OHLCV
 from .errors import CryptoUSDError, SourceError
 from .forecast.base import Forecast, Forecaster

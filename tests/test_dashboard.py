@@ -108,7 +108,7 @@ def test_timer_thread_ticks_and_stops(dash):
 
 def test_replay_from_a_store_plays_its_last_month(tmp_path, archives):
     from cryptousd import CandleStore
-    from cryptousd.io import read_candle_file
+    from cryptousd.candle_files import read_candle_file
 
     store = CandleStore(tmp_path / "store")
     for a in archives[12:15]:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cryptousd import DataError, ModelError, fill_gaps
+from cryptousd import DataError, ModelError, fill_gaps, load_forecaster
 from cryptousd.evaluate import (
     METRICS, LookAheadForecaster, diebold_mariano, valid_origins, walk_forward, wilson_interval,
 )
@@ -113,7 +113,7 @@ def test_bad_requests(candles, forecasters):
 def test_default_model_on_real_data_is_compared_on_the_same_origins(month_2025_02):
     from cryptousd import Forecaster, load_baselines
 
-    m = Forecaster.load()
+    m = load_forecaster()
     ev = walk_forward(month_2025_02.iloc[:5000], {m.name: m, **load_baselines()}, stride=7)
     n = ev.table.groupby(level=0).size()
     assert (n == 10).all() and len(n) == 4

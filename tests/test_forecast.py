@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cryptousd import DEFAULT_MODEL, Forecaster, ModelError
+from cryptousd import DEFAULT_MODEL, ModelError, load_forecaster
 from cryptousd.config import MODELS_DIR
 from cryptousd.features import candle_features
 from cryptousd.forecast import Drift, Persistence, load_baselines, read_card
@@ -21,7 +21,7 @@ from .conftest import assert_candle_frame
 
 @pytest.fixture(scope="module")
 def model():
-    return Forecaster.load(DEFAULT_MODEL)
+    return load_forecaster(DEFAULT_MODEL)
 
 
 def test_default_model_forecast_is_valid(model, month_2025_02):
@@ -64,7 +64,7 @@ def test_forecast_ignores_candles_after_its_window(model, month_2025_02):
 
 def test_no_tensorflow_is_imported_for_inference():
     code = ("import sys, cryptousd; from cryptousd.dashboard import Dashboard; from cryptousd.evaluate import walk_forward;"
-            "f = cryptousd.Forecaster.load(); import cryptousd.sources.replay as r; c = r.simulate_candles(100);"
+            "f = cryptousd.load_forecaster(); import cryptousd.sources.replay as r; c = r.simulate_candles(100);"
             "f.predict(c); print('tensorflow' in sys.modules, 'keras' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False False"
@@ -88,7 +88,7 @@ def test_baselines_have_the_same_interface(month_2025_02):
         fc = f.predict(c)
         assert fc.model == name and len(fc.candles) == 10 and 0 <= fc.p_up <= 1
         assert_candle_frame(fc.candles)
-    assert (Forecaster.load("persistence").predict(c).candles["close"] == c["close"].iloc[-1]).all()
+    assert (load_forecaster("persistence").predict(c).candles["close"] == c["close"].iloc[-1]).all()
 
 
 def test_drift_carries_the_window_mean_return():
@@ -142,25 +142,24 @@ def test_short_window_gaps_and_nan_are_one_line_errors(model, month_2025_02):
 def test_missing_and_corrupt_model_files(model_copy):
     (model_copy / "weights.npz").unlink()
     with pytest.raises(ModelError, match="missing weights.npz"):
-        Forecaster.load(model_copy)
+        load_forecaster(model_copy)
 
 
 def test_corrupt_weights_and_card(model_copy):
     (model_copy / "weights.npz").write_bytes(b"not a zip")
     with pytest.raises(ModelError, match="weights.npz: corrupt"):
-        Forecaster.load(model_copy)
+        load_forecaster(model_copy)
 
 
 def test_corrupt_card(model_copy):
     (model_copy / "card.json").write_text("{ half")
     with pytest.raises(ModelError, match="card.json: unreadable"):
-        Forecaster.load(model_copy)
+        load_forecaster(model_copy)
 
 
 def test_unknown_model_and_window_horizon_mismatch(model_copy):
     with pytest.raises(ModelError, match="no model folder 'nope'"):
-        Forecaster.load("nope")
-    from cryptousd.forecast.store import load_forecaster
+        load_forecaster("nope")
 
     with pytest.raises(ModelError, match="forecasts 10; the request asks for window 60, horizon 5"):
         load_forecaster(model_copy, horizon=5)

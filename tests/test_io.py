@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from cryptousd import DataError, load_candles
-from cryptousd.io import epoch_to_ns, read_candle_file
+from cryptousd.candle_files import read_candle_file
+from cryptousd.times import epoch_to_ns
 
 from .conftest import assert_candle_frame, binance_line
 

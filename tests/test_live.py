@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cryptousd import Forecaster, SourceUnavailable
+from cryptousd import SourceUnavailable, load_forecaster
 from cryptousd.live import LiveSession
 from cryptousd.sources import ReplaySource
 from cryptousd.sources.base import Poll
@@ -43,7 +43,7 @@ class Clock:
 
 @pytest.fixture(scope="module")
 def model():
-    return Forecaster.load()
+    return load_forecaster()
 
 
 def test_window_stays_bounded_and_each_closed_candle_is_forecast(model, candles):

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cryptousd import DEFAULT_MODEL, Forecaster
+from cryptousd import DEFAULT_MODEL, load_forecaster
 from cryptousd.config import MODELS_DIR
 from cryptousd.features import Scaler, candle_features, windows
 from cryptousd.forecast.train import TrainConfig, train
@@ -61,7 +61,7 @@ def test_numpy_forward_pass_agrees_with_keras(trained):
     import keras
 
     out, card, c = trained
-    model = Forecaster.load(out)
+    model = load_forecaster(out)
     kmodel = keras.saving.load_model(out / "model.keras")
     x = model.scaler.transform(windows(candle_features(c), np.arange(100, 5000, 97)))
     ref = kmodel.predict(x, verbose=0)
@@ -83,7 +83,7 @@ def test_save_load_round_trip_and_recursive_variant(tmp_path):
     split = {"train": ("2025-01-01", "2025-01-02 12:00"), "val": ("2025-01-02 12:00", "2025-01-03"), "test": None}
     card = train(c, tmp_path / "rec", config=TrainConfig(variant="recursive", epochs=1, stride=4, calib_stride=4),
                  split=split, command="pytest", verbose=False)
-    m = Forecaster.load(tmp_path / "rec")
+    m = load_forecaster(tmp_path / "rec")
     assert m.variant == "recursive" and card["test_metrics"] is None
     fc = m.predict(c.iloc[:500])
     assert len(fc.candles) == 10 and 0 <= fc.p_up <= 1
@@ -92,7 +92,7 @@ def test_save_load_round_trip_and_recursive_variant(tmp_path):
 def test_shipped_default_model_agrees_with_its_keras_file(month_2025_02):
     import keras
 
-    model = Forecaster.load(DEFAULT_MODEL)
+    model = load_forecaster(DEFAULT_MODEL)
     kmodel = keras.saving.load_model(MODELS_DIR / DEFAULT_MODEL / "model.keras")
     x = model.scaler.transform(windows(candle_features(month_2025_02), np.arange(59, 40_000, 401)))
     ref = kmodel.predict(x, verbose=0)

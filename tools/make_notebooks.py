@@ -70,7 +70,7 @@ atomically (a temporary file, then a rename), so an interrupted import never lea
 """),
 ("code", """
 from tqdm.auto import tqdm
-from cryptousd.io import read_candle_file
+from cryptousd.candle_files import read_candle_file
 added = 0
 for path in tqdm(archives, desc="importing", unit="file"):
     added += store.append(read_candle_file(path), source="binance", symbol="BTC/USDT")

@@ -161,7 +161,7 @@ ax.axhline(0.8, color="grey", ls=":"); ax.set_xlabel("horizon (minutes)"); ax.se
 """),
 ("code", """
 from cryptousd.plots import forecast_chart
-model = cu.Forecaster.load(Path(out_dir) / f"lstm-{winner}")
+model = cu.load_forecaster(Path(out_dir) / f"lstm-{winner}")
 test_start = sp.test[0] + 600
 fc = model.predict(candles.iloc[test_start - 60 : test_start])
 ax = forecast_chart(candles.iloc[test_start - 60 : test_start + 10], fc, title="one test forecast against what happened")

@@ -30,7 +30,7 @@ from cryptousd.backtest import backtest_all
 from cryptousd.plots import metric_by_horizon, equity_curves, forecast_chart, reliability
 data = data.split(os.pathsep) if isinstance(data, str) else (data or [str(p) for p in config.shared_archives()[-3:]])
 candles = cu.load_candles(data)
-model = cu.Forecaster.load(model_name)
+model = cu.load_forecaster(model_name)
 forecasters = {model.name: model, **cu.load_baselines(model_name)}
 print(model.card["name"], "|", model.card["variant"], "| trained", model.card["train_range"]["start"][:10], "..", model.card["train_range"]["end"][:10])
 """),
@@ -139,7 +139,7 @@ Markdown("\\n".join(lines))
 ("code", """
 Path(results_dir).mkdir(parents=True, exist_ok=True)
 ev.to_json(Path(results_dir) / "evaluation.json")
-from cryptousd.store import write_json
+from cryptousd.files import write_json
 write_json(Path(results_dir) / "backtest.json", bt.to_dict())
 print(sorted(str(p) for p in Path(results_dir).glob("*.json")))
 """),

@@ -3,10 +3,11 @@
 ``cryptousd.forecast.train`` is the only module that imports TensorFlow; nothing here imports it.
 """
 
-from .base import BASELINES, Drift, Forecast, Forecaster, Persistence, RidgeAR
+from .base import Forecast, Forecaster
+from .baselines import BASELINES, Drift, Persistence, RidgeAR
 from .intervals import Calibration
 from .lstm import LSTMForecaster
-from .store import available_models, load_baselines, load_forecaster, read_card
+from .model_folder import available_models, load_baselines, load_forecaster, read_card
 
 __all__ = [
     "BASELINES", "Calibration", "Drift", "Forecast", "Forecaster", "LSTMForecaster", "Persistence", "RidgeAR",

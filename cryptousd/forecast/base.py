@@ -1,8 +1,8 @@
-"""The forecaster interface, the Forecast it returns, and the baselines.
+"""The forecaster interface and the Forecast it returns.
 
 Every forecaster maps windows of raw features (and log closes) to the mean cumulative log return
 of the next ``horizon`` minutes; this base class turns that into prices, a calibrated interval and
-P(up). Baselines have exactly the same interface as the LSTM.
+P(up). The baselines (:mod:`.baselines`) have exactly the same interface as the LSTM.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..candles import index_ns
 from ..config import COVERAGE, HORIZON, INTERVAL_NS, OHLCV, WINDOW
 from ..errors import ModelError
 from ..features import features_from_arrays, windows
+from ..times import index_ns
 from .intervals import Calibration, window_sigma
 
 
@@ -148,74 +148,3 @@ class Forecaster(ABC):
             origin=candles.index[-1],
             last_close=last_close,
         )
-
-    @staticmethod
-    def load(path_or_name=None):
-        """Load a model folder (or a baseline by name) without importing TensorFlow."""
-        from .store import load_forecaster
-
-        return load_forecaster(path_or_name)
-
-
-class Persistence(Forecaster):
-    """Every future close equals the last close: the baseline to beat at minute scale."""
-
-    name = "persistence"
-
-    def predict_cum(self, feats, logc, next_time_ns):
-        return np.zeros((len(logc), self.horizon))
-
-
-class Drift(Forecaster):
-    """The window's mean close-to-close return carried forward."""
-
-    name = "drift"
-
-    def predict_cum(self, feats, logc, next_time_ns):
-        per_min = (logc[:, -1] - logc[:, 0]) / (logc.shape[1] - 1)
-        return per_min[:, None] * np.arange(1, self.horizon + 1)
-
-
-class RidgeAR(Forecaster):
-    """Linear autoregression of the next ``horizon`` returns on the window's returns (ridge)."""
-
-    name = "ar"
-
-    def __init__(self, coef: np.ndarray | None = None, intercept: np.ndarray | None = None, alpha: float | None = None):
-        self.coef, self.intercept, self.alpha = coef, intercept, alpha
-
-    def _x(self, logc: np.ndarray) -> np.ndarray:
-        return np.diff(logc, axis=1) * 1e4  # basis points keep the penalty on a sensible scale
-
-    def predict_cum(self, feats, logc, next_time_ns):
-        if self.coef is None:
-            raise ModelError("the ar baseline is not fitted; load it from a model folder or call fit()")
-        r = (self._x(logc) @ self.coef + self.intercept) / 1e4
-        return np.cumsum(r, axis=1)
-
-    def fit(self, feats, logc, split, stride: int = 5, alphas=(1e2, 1e3, 1e4, 1e5, 1e6)) -> "RidgeAR":
-        from ..features import windows as win
-
-        def xy(part, s):
-            o = split.origins(part, stride=s, window=self.window, horizon=self.horizon)
-            x = self._x(win(logc[:, None], o, self.window)[..., 0])
-            y = (logc[o[:, None] + np.arange(1, self.horizon + 1)] - logc[o[:, None] + np.arange(0, self.horizon)]) * 1e4
-            return x, y
-
-        x, y = xy("train", stride)
-        xv, yv = xy("val", stride)
-        xm, ym = x.mean(0), y.mean(0)
-        xtx = (x - xm).T @ (x - xm)
-        xty = (x - xm).T @ (y - ym)
-        best = None
-        for a in alphas:
-            coef = np.linalg.solve(xtx + a * np.eye(len(xtx)), xty)
-            icpt = ym - xm @ coef
-            err = np.mean((xv @ coef + icpt - yv) ** 2)
-            if best is None or err < best[0]:
-                best = (err, a, coef, icpt)
-        _, self.alpha, self.coef, self.intercept = best
-        return self
-
-
-BASELINES = {"persistence": Persistence, "drift": Drift, "ar": RidgeAR}

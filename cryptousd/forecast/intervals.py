@@ -60,8 +60,12 @@ class Calibration:
         cdf = np.interp(z, self.quantiles[horizon_index], self.levels, left=0.0, right=1.0)
         return np.clip(1.0 - cdf, 0.0, 1.0)
 
+    def to_arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
+        """The npz layout (``levels``, ``quantiles``, ``n``, each under ``prefix``); read by :meth:`from_npz`."""
+        return {prefix + "levels": self.levels, prefix + "quantiles": self.quantiles, prefix + "n": np.asarray(self.n)}
+
     def save(self, path: Path) -> None:
-        np.savez(path, levels=self.levels, quantiles=self.quantiles, n=self.n)
+        np.savez(path, **self.to_arrays())
 
     @classmethod
     def from_npz(cls, data, prefix: str = "") -> "Calibration":

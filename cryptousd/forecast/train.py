@@ -18,14 +18,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..candles import index_ns
+from ..times import index_ns
 from ..config import HORIZON, WINDOW
 from ..features import FEATURES, Scaler, candle_features, future_returns, time_split, windows
-from ..store import write_json
-from .base import BASELINES, Forecaster
+from ..files import write_json
+from .base import Forecaster
+from .baselines import BASELINES
 from .lstm import VARIANTS, LSTMForecaster
 from .numpy_lstm import NumpyLSTM
-from .store import save_baselines, write_model_folder
+from .model_folder import save_baselines, write_model_folder
 
 def import_keras():
     """Import Keras (TensorFlow backend) with TensorFlow's C++ start-up chatter silenced.

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..io import load_candles, to_utc
+from ..candle_files import load_candles
+from ..times import to_utc
 from .base import Source
 
 

@@ -171,7 +171,7 @@ class ExchangeSource(Source):
 
     def history(self, start, end=None, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
         """Closed candles in ``[start, end)``, paginated; ``progress(n)`` is told of each page."""
-        from ..io import to_utc
+        from ..times import to_utc
 
         now = self.now()
         start = to_utc(start).floor("1min")

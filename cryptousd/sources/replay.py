@@ -14,7 +14,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from ..candles import index_ns, validate_candles
+from ..candles import validate_candles
+from ..times import index_ns
 from ..config import OHLCV, WINDOW
 from ..errors import DataError, SourceError
 from .base import ONE_MINUTE, Poll, Source, poll_start
@@ -128,7 +129,7 @@ def simulate_candles(
     high = np.maximum(path.max(axis=1), open_)
     low = np.minimum(path.min(axis=1), open_)
     volume = rng.gamma(2.0, 4.0, n) * scale
-    from ..io import to_utc
+    from ..times import to_utc
 
     index = pd.date_range(to_utc(start).floor("1min"), periods=n, freq="1min", name="open_time").as_unit("ns")
     return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": volume}, index=index)

@@ -79,7 +79,7 @@ class YahooSource(Source):
             raise BadReply(f"{exc}; reply ignored") from None
 
     def history(self, start, end=None) -> pd.DataFrame:
-        from ..io import to_utc
+        from ..times import to_utc
 
         now = self.now()
         start = to_utc(start).floor("1min")

@@ -19,7 +19,8 @@ import numpy as np
 from ..config import DEFAULT_MODEL, MODELS_DIR
 from ..errors import ModelError
 from ..features import Scaler
-from .base import BASELINES, Forecaster, RidgeAR
+from .base import Forecaster
+from .baselines import BASELINES, RidgeAR
 from .intervals import Calibration
 from .lstm import LSTMForecaster
 from .numpy_lstm import NumpyLSTM
@@ -117,8 +118,7 @@ def load_baselines(path_or_name=None) -> dict[str, Forecaster]:
 def save_baselines(path: Path, baselines: dict[str, Forecaster]) -> None:
     arrays = {}
     for key, model in baselines.items():
-        cal = model.calibration
-        arrays.update({f"{key}/levels": cal.levels, f"{key}/quantiles": cal.quantiles, f"{key}/n": cal.n})
+        arrays.update(model.calibration.to_arrays(prefix=f"{key}/"))
     ar = baselines["ar"]
     arrays.update({"ar/coef": ar.coef, "ar/intercept": ar.intercept, "ar/alpha": ar.alpha})
     np.savez(path, **arrays)

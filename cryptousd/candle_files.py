@@ -16,50 +16,18 @@ from typing import Iterable, Literal
 import numpy as np
 import pandas as pd
 
-from .candles import check_time_order, fill_gaps, index_ns, validate_candles
+from .candle_store import CandleStore
+from .candles import check_time_order, fill_gaps, validate_candles
 from .config import OHLCV
 from .errors import DataError
+from .times import epoch_to_ns, index_ns, to_utc
 
 BINANCE_COLUMNS = [
     "open_time", "open", "high", "low", "close", "volume", "close_time", "quote_asset_volume",
     "number_of_trades", "taker_buy_base_asset_volume", "taker_buy_quote_asset_volume", "ignore",
 ]
 
-# epoch magnitude -> unit: seconds ~1.7e9, ms ~1.7e12, us ~1.7e15, ns ~1.7e18
-_UNIT_BOUNDS = [(1e11, "s", 1_000_000_000), (1e14, "ms", 1_000_000), (1e17, "us", 1_000), (np.inf, "ns", 1)]
-
 Gaps = Literal["fill", "keep", "raise"]
-
-
-def epoch_units(values: np.ndarray) -> np.ndarray:
-    """Index into ``_UNIT_BOUNDS`` for each epoch number (0 = s, 1 = ms, 2 = us, 3 = ns)."""
-    a = np.abs(np.asarray(values, dtype="float64"))
-    return np.searchsorted(np.array([b for b, _, _ in _UNIT_BOUNDS[:-1]]), a, side="right")
-
-
-def epoch_to_ns(values: np.ndarray, *, name: str) -> np.ndarray:
-    """Epoch numbers in one unit (s, ms, us or ns, told apart by magnitude) to int64 ns.
-
-    Raises :class:`DataError` when one file mixes units (Binance switched its spot archive from
-    milliseconds to microseconds on 2025-01-01, so a hand-concatenated file can).
-    """
-    values = np.asarray(values)
-    if len(values) == 0:
-        return values.astype("int64")
-    units = epoch_units(values)
-    if (units != units[0]).any():
-        found = sorted({_UNIT_BOUNDS[u][1] for u in np.unique(units)})
-        i = int(np.flatnonzero(units != units[0])[0])
-        raise DataError(
-            f"{name}: mixed timestamp units ({' and '.join(found)}) in one file, first change at row {i + 1}; "
-            "split the file by unit"
-        )
-    mult = _UNIT_BOUNDS[int(units[0])][2]
-    if np.issubdtype(values.dtype, np.floating):
-        if not np.isfinite(values).all():
-            raise DataError(f"{name}: missing or non-numeric timestamps")
-        return np.round(values * mult).astype("int64")
-    return values.astype("int64") * mult
 
 
 def _read_bytes(path: Path) -> tuple[bytes, str]:
@@ -211,11 +179,12 @@ def read_candle_file(path: str | os.PathLike) -> pd.DataFrame:
     return validate_candles(frame, name=path.name, allow_gaps=True)
 
 
-def _expand(source) -> list[Path]:
+def expand_paths(source) -> list[Path]:
+    """Files named by a path, a folder (its .zip and .csv files, sorted) or a list of these."""
     if isinstance(source, (list, tuple)):
         out: list[Path] = []
         for s in source:
-            out.extend(_expand(s))
+            out.extend(expand_paths(s))
         return out
     path = Path(source)
     if path.is_dir():
@@ -241,7 +210,7 @@ def load_candles(
     ----------
     source : a Binance archive (zip or CSV, header-less, ms or us timestamps), a generic OHLCV CSV
         with a header (ISO or epoch times), a Parquet file, a folder of such files, a list of any
-        of these, or a :class:`~cryptousd.store.CandleStore` (or ``"store"`` for the default one).
+        of these, or a :class:`~cryptousd.candle_store.CandleStore` (or ``"store"`` for the default one).
     start, end : optional time range, ``[start, end)``, anything ``pd.Timestamp`` reads (UTC).
     symbol, store_source : which series to read when ``source`` is a store.
     gaps : ``"fill"`` (default) inserts flat candles at the previous close with volume 0 and marks
@@ -251,15 +220,13 @@ def load_candles(
     ------
     DataError : a one-line message naming the file and what is wrong.
     """
-    from .store import CandleStore
-
     if isinstance(source, str) and source == "store":
         source = CandleStore()
     if isinstance(source, CandleStore):
         frame = source.read(symbol=symbol, source=store_source, start=start, end=end)
         name = f"store {source.root}"
     else:
-        files = _expand(source)
+        files = expand_paths(source)
         parts = [read_candle_file(p) for p in files]
         name = files[0].name if len(files) == 1 else f"{files[0].name} .. {files[-1].name}"
         frame = parts[0] if len(parts) == 1 else pd.concat(parts)
@@ -285,8 +252,3 @@ def _slice(frame: pd.DataFrame, start, end) -> pd.DataFrame:
         frame = frame[frame.index < to_utc(end)]
     return frame
 
-
-def to_utc(ts) -> pd.Timestamp:
-    """Anything ``pd.Timestamp`` reads, as a UTC timestamp (naive means UTC)."""
-    ts = pd.Timestamp(ts)
-    return ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")

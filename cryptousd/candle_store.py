@@ -13,7 +13,6 @@ read (:func:`cryptousd.load_candles` with ``gaps="fill"``).
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,9 +21,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .candles import find_gaps, index_ns, validate_candles
+from .candles import find_gaps, validate_candles
 from .config import OHLCV, STORE_DIR
 from .errors import DataError
+from .files import atomic_write
+from .times import index_ns, to_utc
 
 STORED_COLUMNS = [*OHLCV, "trades"]
 
@@ -32,30 +33,6 @@ STORED_COLUMNS = [*OHLCV, "trades"]
 def symbol_key(symbol: str) -> str:
     """``"BTC/USD"`` -> ``"BTC-USD"`` (a folder name)."""
     return symbol.replace("/", "-").replace(":", "-").upper()
-
-
-def atomic_write_bytes(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` then move the result over ``path`` in one step."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def write_json(path, obj) -> None:
-    """Write ``obj`` as indented JSON, atomically."""
-    import json
-
-    text = json.dumps(obj, indent=2, default=str)
-    atomic_write_bytes(Path(path), lambda tmp: Path(tmp).write_text(text))
 
 
 @dataclass(frozen=True)
@@ -126,7 +103,7 @@ class CandleStore:
             merged.append((path, both, len(both) - before))
         for path, both, _ in merged:  # validate everything first, then write each month atomically
             table = pa.Table.from_pandas(both, preserve_index=True)
-            atomic_write_bytes(path, lambda tmp, t=table: pq.write_table(t, tmp, compression="zstd"))
+            atomic_write(path, lambda tmp, t=table: pq.write_table(t, tmp, compression="zstd"))
         return sum(n for _, _, n in merged)
 
     # reading --------------------------------------------------------------------------------
@@ -144,8 +121,6 @@ class CandleStore:
 
     def read(self, *, symbol: str | None = None, source: str | None = None, start=None, end=None) -> pd.DataFrame:
         """Candles of one series in ``[start, end)``, gaps kept; reads only the months in range."""
-        from .io import to_utc
-
         src, key = self._resolve(symbol, source)
         files = self.months(src, key)
         lo = to_utc(start) if start is not None else None
