@@ -11,11 +11,14 @@ import os
 import sys
 from pathlib import Path
 
-from .config import DEFAULT_EXCHANGE, DEFAULT_MODEL, DEFAULT_SYMBOL, DEFAULT_YAHOO_TICKER, MODELS_DIR, STORE_DIR
+from .config import (
+    DEFAULT_EXCHANGE, DEFAULT_MODEL, DEFAULT_SYMBOL, DEFAULT_YAHOO_TICKER, HORIZON, MODELS_DIR, STORE_DIR,
+)
 from .errors import CryptoUSDError
 
 
-def _print_json(obj, path: str | None) -> None:
+def _write_result(obj, path: str | None) -> None:
+    """Write a command's result as JSON to ``path`` (when ``--json PATH`` was given)."""
     if path:
         from .files import write_json
 
@@ -95,7 +98,8 @@ def _load_data(paths):
 
 
 def cmd_train(args) -> dict:
-    from .forecast.train import DEFAULT_SPLIT, TrainConfig, train
+    from .forecast.prepare import DEFAULT_SPLIT, TrainConfig
+    from .pipeline import train
 
     candles, paths = _load_data(args.data)
     split = {
@@ -104,7 +108,8 @@ def cmd_train(args) -> dict:
         "test": (args.test_start or DEFAULT_SPLIT["test"][0], args.test_end or DEFAULT_SPLIT["test"][1]),
     }
     cfg = TrainConfig(variant=args.variant, epochs=args.epochs, stride=args.stride, batch_size=args.batch_size,
-                      seed=args.seed, calib_stride=args.calib_stride, eval_stride=args.eval_stride, patience=args.patience)
+                      seed=args.seed, calib_stride=args.calib_stride, eval_stride=args.eval_stride,
+                      patience=args.patience).validated()
     out = Path(args.out) if args.out else MODELS_DIR / f"lstm-{args.variant}"
     command = "cryptousd " + " ".join(sys.argv[1:]) if sys.argv and "cryptousd" in sys.argv[0] else None
     card = train(candles, out, config=cfg, split=split, data_description=[Path(p).name for p in paths], command=command)
@@ -151,7 +156,7 @@ def cmd_backtest(args) -> dict:
 def cmd_dashboard(args) -> dict:
     from .serve import serve_dashboard
 
-    return serve_dashboard(port=args.port, open_browser=args.open, no_browser=not args.open)
+    return serve_dashboard(port=args.port, open_browser=args.open)
 
 
 def cmd_bench(args) -> dict:
@@ -173,6 +178,8 @@ def cmd_notebooks(args) -> dict:
 
 # parser ---------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
+    from .forecast.prepare import VARIANTS, TrainConfig
+
     p = argparse.ArgumentParser(prog="cryptousd", description="CryptoUSD: BTC/USD data, an LSTM forecaster, evaluation and a live dashboard.")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -198,16 +205,19 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("what", choices=["info"], help="info: what the store holds")
     d.add_argument("--store", default=str(STORE_DIR))
 
+    defaults = TrainConfig()
     t = add("train", cmd_train, "train the LSTM and write a model folder with its card")
     t.add_argument("--data", nargs="+", help="archive files/folders, or 'store' (default: ../shared/data archives)")
-    t.add_argument("--variant", choices=["direct", "recursive"], default="direct")
-    t.add_argument("--epochs", type=int, default=10)
-    t.add_argument("--stride", type=int, default=5, help="minutes between training windows")
-    t.add_argument("--batch-size", type=int, default=256)
-    t.add_argument("--patience", type=int, default=2)
-    t.add_argument("--seed", type=int, default=42)
-    t.add_argument("--calib-stride", type=int, default=1)
-    t.add_argument("--eval-stride", type=int, default=1)
+    t.add_argument("--variant", choices=VARIANTS, default=defaults.variant)
+    t.add_argument("--epochs", type=int, default=defaults.epochs)
+    t.add_argument("--stride", type=int, default=defaults.stride,
+                   help=f"minutes between training windows (default {defaults.stride})")
+    t.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    t.add_argument("--patience", type=int, default=defaults.patience, help="early-stopping patience in epochs")
+    t.add_argument("--seed", type=int, default=defaults.seed)
+    t.add_argument("--calib-stride", type=int, default=defaults.calib_stride,
+                   help="minutes between validation origins used for interval calibration")
+    t.add_argument("--eval-stride", type=int, default=defaults.eval_stride, help="minutes between test origins")
     for part in ("train", "val", "test"):
         t.add_argument(f"--{part}-start")
         t.add_argument(f"--{part}-end")
@@ -224,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "backtest":
             e.add_argument("--fee-bps", type=float, default=10.0, help="fee per side in basis points")
             e.add_argument("--slippage-bps", type=float, default=1.0, help="slippage per side in basis points")
-            e.add_argument("--hold", type=int, default=10, help="minutes a position is held")
+            e.add_argument("--hold", type=int, default=HORIZON, help=f"minutes a position is held (default {HORIZON})")
             e.add_argument("--short", action="store_true", help="allow short positions")
 
     s = add("dashboard", cmd_dashboard, "serve the live dashboard with Voila on localhost")
@@ -251,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    _print_json(result, getattr(args, "json", None))
+    _write_result(result, getattr(args, "json", None))
     return 0
 
 

@@ -19,24 +19,46 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .times import index_ns
 from .config import HORIZON, INTERVAL_NS, WINDOW
 from .errors import DataError
+from .times import index_ns, to_utc
 
 FEATURES = ["ret", "range", "logvol", "tod_sin", "tod_cos"]
+
+
+def time_of_day(times_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The minute of the UTC day on a circle: (sin, cos) of int64 ns open times."""
+    angle = ((np.asarray(times_ns) // INTERVAL_NS) % 1440) * (2 * np.pi / 1440)
+    return np.sin(angle), np.cos(angle)
 
 
 def features_from_arrays(ohlcv: np.ndarray, times_ns: np.ndarray) -> np.ndarray:
     """(N, 5) OHLCV and int64 ns open times -> (N, len(FEATURES)) float64 features."""
     o, h, lo, c, v = (ohlcv[:, i] for i in range(5))
-    minute = (times_ns // INTERVAL_NS) % 1440
-    angle = minute * (2 * np.pi / 1440)
-    return np.column_stack([np.log(c / o), np.log(h / lo), np.log1p(v), np.sin(angle), np.cos(angle)])
+    tod_sin, tod_cos = time_of_day(times_ns)
+    return np.column_stack([np.log(c / o), np.log(h / lo), np.log1p(v), tod_sin, tod_cos])
 
 
 def candle_features(candles: pd.DataFrame) -> np.ndarray:
     """Features of every row of a candle frame, shape (N, 5)."""
-    return features_from_arrays(candles[["open", "high", "low", "close", "volume"]].to_numpy("float64"), index_ns(candles.index))
+    ohlcv = candles[["open", "high", "low", "close", "volume"]].to_numpy("float64")
+    return features_from_arrays(ohlcv, index_ns(candles.index))
+
+
+@dataclass(frozen=True)
+class SeriesArrays:
+    """The arrays every forecaster, evaluation and backtest reads from one candle frame."""
+
+    feats: np.ndarray  # (N, F) features of each row (see FEATURES)
+    close: np.ndarray  # (N,) closes
+    logc: np.ndarray  # (N,) log closes
+    times: np.ndarray  # (N,) open times, int64 ns
+
+
+def series_arrays(candles: pd.DataFrame) -> SeriesArrays:
+    """Features, closes, log closes and open times of a candle frame, computed once."""
+    close = candles["close"].to_numpy("float64")
+    return SeriesArrays(candle_features(candles), close, np.log(close), index_ns(candles.index))
 
 
 def future_returns(close: np.ndarray, horizon: int = HORIZON) -> np.ndarray:
@@ -97,8 +119,6 @@ class Split:
 
 def time_split(index: pd.DatetimeIndex, train, val, test=None) -> Split:
     """Row ranges for ``(start, end)`` pairs of times; ranges must be in order and not overlap."""
-    from .times import to_utc
-
     def rows(rng, name):
         a = int(index.searchsorted(to_utc(rng[0])))
         b = int(index.searchsorted(to_utc(rng[1])))

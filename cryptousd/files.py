@@ -20,6 +20,16 @@ def _umask() -> int:
     return mask
 
 
+def file_mode() -> int:
+    """Normal permissions for a new file: 0o666 less the umask (0o644 under umask 022)."""
+    return 0o666 & ~_umask()
+
+
+def dir_mode() -> int:
+    """Normal permissions for a new folder: 0o777 less the umask (0o755 under umask 022)."""
+    return 0o777 & ~_umask()
+
+
 def fsync_dir(folder: Path) -> None:
     """Flush a folder's entries (a rename) to disk; a no-op where folders cannot be opened."""
     try:
@@ -44,7 +54,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Pat
         write(tmp)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -82,7 +82,7 @@ class LiveState:
     candles: pd.DataFrame
     forming: pd.Series | None
     forecast: Forecast | None
-    status: str  # LIVE, REPLAY x60, SIMULATED, RECONNECTING, PAUSED, STOPPED
+    status: str  # the source's (LIVE, REPLAY x60, SIMULATED) or FINISHED, PAUSED, RECONNECTING
     error: str | None
     next_retry_in: float | None
     last_update: float | None  # monotonic time of the last successful poll

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-UP, DOWN, PRED = "#26a69a", "#ef5350", "#8e6bd6"
+from .colors import DOWN, NOW, PRED, UP
 
 
 def candlestick(candles: pd.DataFrame, ax=None, *, title: str = "", width_frac: float = 0.7, color=None, alpha=1.0):
@@ -36,7 +36,7 @@ def forecast_chart(history: pd.DataFrame, forecast, ax=None, *, title: str = "")
     t = mdates.date2num(forecast.candles.index.tz_convert(None).to_pydatetime())
     ax.fill_between(t, forecast.lower.to_numpy(), forecast.upper.to_numpy(), color=PRED, alpha=0.12,
                     label=f"{forecast.coverage:.0%} interval")
-    ax.axvline(mdates.date2num(forecast.origin.tz_convert(None).to_pydatetime()) + 1 / 1440, color="#607d8b", ls=":", lw=1)
+    ax.axvline(mdates.date2num(forecast.origin.tz_convert(None).to_pydatetime()) + 1 / 1440, color=NOW, ls=":", lw=1)
     ax.legend(loc="upper left")
     return ax
 

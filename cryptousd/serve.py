@@ -21,7 +21,7 @@ def voila_command(port: int = 8866, *, no_browser: bool = True, ip: str = "127.0
     return cmd
 
 
-def serve_dashboard(port: int = 8866, *, open_browser: bool = False, no_browser: bool = True) -> dict:
+def serve_dashboard(port: int = 8866, *, open_browser: bool = False) -> dict:
     """Run Voila in the foreground until Ctrl-C. On POSIX this process becomes Voila (exec), so a
     service manager's SIGTERM reaches the server itself and leaves nothing behind."""
     url = f"http://127.0.0.1:{port}/"

@@ -76,10 +76,10 @@ def test_make_source_auto_falls_back_to_replay_offline(archives, monkeypatch):
         raise SourceUnavailable("coinbase: exchange unavailable (network error); will retry")
 
     monkeypatch.setattr(exchange.ExchangeSource, "fetch_page", offline)
-    src, note = make_source(Settings(source="auto", replay=(str(archives[-1]),)))
+    src, note = make_source("auto", replay=(str(archives[-1]),))
     assert isinstance(src, ReplaySource) and "replaying local data" in note
     with pytest.raises(DataError, match="local data has BTC only"):
-        make_source(Settings(source="auto", symbol="ETH/USD"))
+        make_source("auto", "ETH/USD")
 
 
 def test_panel_before_any_forecast_says_so(dash):
@@ -99,11 +99,18 @@ def test_served_by_voila(monkeypatch):
 def test_timer_thread_ticks_and_stops(dash):
     import time
 
-    dash.settings = Settings(source="replay", replay=dash.settings.replay, refresh_s=0.1, replay_speed=600)
+    dash.settings = Settings(source="replay", replay=dash.settings.replay, refresh_s=0.05, replay_speed=600)
     dash.start()
-    time.sleep(1.0)
+    deadline = time.monotonic() + 60  # wait for ticks, not for a fixed time
+    while (len(dash.render_ms) < 3 or dash.session.forecast is None) and time.monotonic() < deadline:
+        time.sleep(0.02)
     dash.stop()
-    assert len(dash.render_ms) >= 3 and dash.session.forecast is not None
+    dash._thread.join(timeout=10)
+    assert not dash._thread.is_alive()
+    ticks = len(dash.render_ms)
+    time.sleep(0.2)
+    assert len(dash.render_ms) == ticks  # stopped means no more ticks
+    assert ticks >= 3 and dash.session.forecast is not None
 
 
 def test_replay_from_a_store_plays_its_last_month(tmp_path, archives):
@@ -113,6 +120,6 @@ def test_replay_from_a_store_plays_its_last_month(tmp_path, archives):
     store = CandleStore(tmp_path / "store")
     for a in archives[12:15]:
         store.append(read_candle_file(a), source="binance", symbol="BTC/USDT")
-    src, _ = make_source(Settings(source="replay", replay=(str(store.root),)))
+    src, _ = make_source("replay", replay=(str(store.root),))
     assert src.candles.index[-1] == pd.Timestamp("2025-03-31 23:59", tz="UTC")
     assert src.candles.index[0] == pd.Timestamp("2025-03-01 23:59", tz="UTC")  # 30 days before the end

@@ -130,10 +130,11 @@ def test_html_reply_is_bad_reply():
         src.fetch_page(pd.Timestamp(NOW_MS, unit="ms", tz="UTC"))
 
 
-def test_error_json_is_bad_reply():
+def test_error_json_is_bad_reply_that_quotes_the_exchange():
     src, _ = source([(400, {"error": "INVALID_ARGUMENT", "message": "granularity is invalid"}, None)])
-    with pytest.raises((BadReply, SourceUnavailable)):
+    with pytest.raises(BadReply, match="error reply .*granularity is invalid") as exc:
         src.fetch_page(pd.Timestamp(NOW_MS, unit="ms", tz="UTC"))
+    assert not isinstance(exc.value, SourceUnavailable) and "\n" not in str(exc.value)
 
 
 def test_malformed_candles_are_rejected_whole():

@@ -11,7 +11,8 @@ import pytest
 from cryptousd import DEFAULT_MODEL, load_forecaster
 from cryptousd.config import MODELS_DIR
 from cryptousd.features import Scaler, candle_features, windows
-from cryptousd.forecast.train import TrainConfig, train
+from cryptousd.forecast.prepare import TrainConfig
+from cryptousd.pipeline import train
 
 pytestmark = pytest.mark.slow
 

@@ -102,7 +102,8 @@ Both use the same network: LSTM(64) → Dropout → LSTM(32) → Dense(16) → D
 Adam and early stopping on validation loss (best weights restored).
 """),
 ("code", """
-from cryptousd.forecast.train import TrainConfig, train
+from cryptousd.forecast.prepare import TrainConfig
+from cryptousd.pipeline import train
 split = {"train": train_range, "val": val_range, "test": test_range}
 cards = {}
 for variant in variants:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import INTERVAL_NS
-from ..features import Scaler
+from ..features import Scaler, time_of_day
 from .base import Forecaster
 from .numpy_lstm import NumpyLSTM
-
-VARIANTS = ("direct", "recursive")
+from .prepare import VARIANTS
 
 
 class LSTMForecaster(Forecaster):
@@ -39,8 +38,8 @@ class LSTMForecaster(Forecaster):
         mean = self.scaler.mean
         for k in range(self.horizon):
             r[:, k] = self.net(x)[:, 0] * self.y_scale
-            t = next_time_ns + k * INTERVAL_NS
-            angle = ((t // INTERVAL_NS) % 1440) * (2 * np.pi / 1440)
-            row = np.column_stack([r[:, k], np.full(b, mean[1]), np.full(b, mean[2]), np.sin(angle), np.cos(angle)])
+            tod_sin, tod_cos = time_of_day(next_time_ns + k * INTERVAL_NS)
+            held = [np.full(b, mean[1]), np.full(b, mean[2])]  # range and volume at training means
+            row = np.column_stack([r[:, k], *held, tod_sin, tod_cos])
             x = np.concatenate([x[:, 1:], self.scaler.transform(row)[:, None, :]], axis=1)
         return np.cumsum(r, axis=1)

@@ -7,18 +7,22 @@ temporary name and moved into place, so a crash leaves the previous model whole.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
+import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from ..config import DEFAULT_MODEL, MODELS_DIR
 from ..errors import ModelError
 from ..features import Scaler
+from ..files import dir_mode, file_mode, fsync_dir, write_json
 from .base import Forecaster
 from .baselines import BASELINES, RidgeAR
 from .intervals import Calibration
@@ -124,28 +128,68 @@ def save_baselines(path: Path, baselines: dict[str, Forecaster]) -> None:
     np.savez(path, **arrays)
 
 
-def write_model_folder(out: Path, files: dict[str, callable]) -> Path:
-    """Assemble a model folder under a temporary name, then move it into place atomically."""
+def save_model(out: Path, *, keras_model, forecaster: LSTMForecaster, baselines: dict[str, Forecaster],
+               card: dict) -> Path:
+    """Write a complete model folder atomically (see :func:`write_model_folder`)."""
+    weights = forecaster.net.weights
+    return write_model_folder(Path(out), {
+        "model.keras": lambda p: keras_model.save(p),
+        "weights.npz": lambda p: np.savez(p, **weights),
+        "scaler.json": lambda p: write_json(p, forecaster.scaler.to_dict()),
+        "calibration.npz": lambda p: forecaster.calibration.save(p),
+        "baselines.npz": lambda p: save_baselines(p, baselines),
+        "card.json": lambda p: write_json(p, card),
+    })
+
+
+def write_model_folder(out: Path, files: dict[str, Callable[[Path], object]]) -> Path:
+    """Assemble a model folder under a temporary name, then move it into place.
+
+    Where the system can swap two folders in one step (Linux ``renameat2(RENAME_EXCHANGE)``),
+    replacing a model never leaves a moment with no folder; elsewhere the old folder is moved
+    aside for the instant of the second rename.
+    """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    os.chmod(tmp, 0o755)
+    os.chmod(tmp, dir_mode())
     try:
         for fname, write in files.items():
             write(tmp / fname)
-        old = None
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(out, old)
-        os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        for f in tmp.iterdir():
+            if f.is_file():
+                os.chmod(f, file_mode())
+        if out.exists() and _exchange(tmp, out):
+            shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old model
+        else:
+            old = None
+            if out.exists():
+                old = out.with_name(f".{out.name}.old")
+                shutil.rmtree(old, ignore_errors=True)
+                os.replace(out, old)
+            os.replace(tmp, out)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    fsync_dir(out.parent)
     return out
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux renameat2); False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    rc = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return rc == 0
+
+
 __all__ = ["available_models", "load_baselines", "load_forecaster", "read_card", "resolve_model_dir", "save_baselines",
-           "write_model_folder"]
+           "save_model", "write_model_folder"]

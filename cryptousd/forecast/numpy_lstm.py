@@ -46,6 +46,7 @@ class NumpyLSTM:
     """LSTM(64, seq) -> Dropout -> LSTM(32) -> Dense(16, relu) -> Dense(out), inference only."""
 
     def __init__(self, weights: dict[str, np.ndarray]):
+        self.weights = dict(weights)  # as given, for saving
         self.l1 = _prescale(weights["lstm_1/kernel"], weights["lstm_1/recurrent_kernel"], weights["lstm_1/bias"])
         self.l2 = _prescale(weights["lstm_2/kernel"], weights["lstm_2/recurrent_kernel"], weights["lstm_2/bias"])
         self.d1 = (weights["dense_1/kernel"].astype("float32"), weights["dense_1/bias"].astype("float32"))

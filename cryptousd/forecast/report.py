@@ -6,8 +6,10 @@ from __future__ import annotations
 def verdict_vs_persistence(metrics: dict, alpha: float = 0.05) -> str:
     """'beats persistence' / 'worse than persistence' only when the Diebold-Mariano test says so."""
     ratio, p = metrics.get("mae_ratio_vs_persistence"), metrics.get("dm_pvalue")
-    if p is None or p != p or p >= alpha:
-        return f"no significant difference from persistence, DM p={p:.2f}" if p == p and p is not None else "tied with persistence"
+    if p is None or p != p:  # no test: identical errors, or too few origins
+        return "not tested against persistence (no DM p-value)"
+    if p >= alpha:
+        return f"no significant difference from persistence, DM p={p:.2f}"
     return f"beats persistence, DM p={p:.3f}" if ratio < 1 else f"worse than persistence, DM p={p:.3f}"
 
 

@@ -1,0 +1,72 @@
+"""Every error a user can meet on the command line is one line on stderr with exit status 2,
+and the numbers the CLI writes are the numbers computed another way."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cryptousd import load_candles
+from cryptousd.cli import main
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize("argv", [
+    ["evaluate", "--start", "notadate"],
+    ["backtest", "--start", "notadate"],
+    ["evaluate", "--end", "2025-13-45"],
+    ["train", "--train-start", "notadate"],
+    ["fetch", "--start", "notadate", "--store", "{tmp}/store"],
+])
+def test_a_bad_date_is_one_line_naming_the_value(argv, tmp_path, archives, capsys):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    if argv[0] in ("evaluate", "backtest", "train"):
+        argv += ["--data", str(archives[14])]
+    assert main(argv) == 2
+    err = one_line_error(capsys)
+    assert "is not a date" in err and ("notadate" in err or "2025-13-45" in err)
+
+
+@pytest.mark.parametrize("flag,value,word", [
+    ("--epochs", "0", "epochs 0"), ("--batch-size", "0", "batch-size 0"), ("--stride", "0", "stride 0"),
+    ("--calib-stride", "-1", "calib-stride -1"), ("--variant", "sideways", "invalid choice"),
+])
+def test_train_refuses_settings_that_cannot_train_before_loading_tensorflow(flag, value, word, archives, capsys):
+    import sys
+
+    code = None
+    try:
+        code = main(["train", "--data", str(archives[14]), flag, value])
+    except SystemExit as exc:  # argparse's own refusal (invalid choice) exits 2 too
+        code = exc.code
+    assert code == 2 and word in capsys.readouterr().err
+    assert "tensorflow" not in sys.modules or "keras" in sys.modules  # nothing was trained
+
+
+def test_evaluate_stride_zero_is_refused(archives, capsys):
+    assert main(["evaluate", "--data", str(archives[14]), "--stride", "0"]) == 2
+    assert "stride 0" in one_line_error(capsys)
+
+
+def test_evaluate_json_holds_persistence_mae_computed_by_hand(tmp_path, archives):
+    out = tmp_path / "e.json"
+    assert main(["evaluate", "--data", str(archives[14]), "--start", "2025-03-30", "--stride", "7",
+                 "--json", str(out)]) == 0
+    d = json.loads(out.read_text())
+    c = load_candles(archives[14])
+    close = c["close"].to_numpy()
+    first = int(c.index.searchsorted(pd.Timestamp("2025-03-30", tz="UTC")))
+    origins = np.arange(first, len(c) - 10, 7)
+    assert d["n_origins"] == len(origins) and d["skipped"] == 0
+    by_hand = np.mean(np.abs(close[origins + 10] - close[origins]))
+    assert d["results"]["persistence"]["10"]["mae"] == pytest.approx(by_hand, rel=1e-12)
+    drift = d["results"]["drift"]["10"]
+    assert drift["mae_ratio_vs_persistence"] == pytest.approx(drift["mae"] / by_hand, rel=1e-12)
