@@ -139,15 +139,16 @@ def test_short_window_gaps_and_nan_are_one_line_errors(model, month_2025_02):
         model.predict(bad)
 
 
-def test_missing_and_corrupt_model_files(model_copy):
+def test_a_missing_model_file_is_named(model_copy):
     (model_copy / "weights.npz").unlink()
     with pytest.raises(ModelError, match="missing weights.npz"):
         load_forecaster(model_copy)
 
 
-def test_corrupt_weights_and_card(model_copy):
-    (model_copy / "weights.npz").write_bytes(b"not a zip")
-    with pytest.raises(ModelError, match="weights.npz: corrupt"):
+@pytest.mark.parametrize("fname", ["weights.npz", "calibration.npz"])
+def test_a_corrupt_model_file_is_named(model_copy, fname):
+    (model_copy / fname).write_bytes(b"not a zip")
+    with pytest.raises(ModelError, match=f"{fname}: corrupt"):
         load_forecaster(model_copy)
 
 
