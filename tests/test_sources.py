@@ -112,10 +112,11 @@ def test_5xx_then_timeout_then_success():
     assert sleeps == [1.0, 2.0]
 
 
-def test_5xx_forever_raises_unavailable():
-    src, _ = source([(502, "bad gateway", {"Content-Type": "text/plain"})] * 2, max_retries=1)
-    with pytest.raises(SourceUnavailable, match="HTTP 502"):
+def test_5xx_forever_raises_unavailable_saying_it_gave_up():
+    src, sleeps = source([(502, "bad gateway", {"Content-Type": "text/plain"})] * 2, max_retries=1)
+    with pytest.raises(SourceUnavailable, match=r"HTTP 502\); gave up after 2 tries: check the network"):
         src.fetch_page(pd.Timestamp(NOW_MS, unit="ms", tz="UTC"))
+    assert len(sleeps) == 1
 
 
 def test_timeout_forever_raises_timeout():

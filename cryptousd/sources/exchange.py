@@ -47,7 +47,7 @@ def translate_ccxt_error(exc: Exception, where: str, headers: dict | None = None
         except ValueError:
             retry_after = None
     if isinstance(exc, (ccxt.RateLimitExceeded, ccxt.DDoSProtection)) or status in (418, 429):
-        return RateLimitError(f"{where}: rate limited (HTTP {status or 429}); backing off", retry_after=retry_after)
+        return RateLimitError(f"{where}: rate limited (HTTP {status or 429})", retry_after=retry_after)
     if isinstance(exc, ccxt.RequestTimeout):
         return SourceTimeout(f"{where}: no answer in time; check the network or raise the timeout")
     if status in (451, 403):
@@ -58,7 +58,7 @@ def translate_ccxt_error(exc: Exception, where: str, headers: dict | None = None
         return BadReply(f"{where}: unknown market ({text[:120]}); list markets with ccxt or pick BTC/USD", retry_after=None)
     if isinstance(exc, (ccxt.ExchangeNotAvailable, ccxt.OnMaintenance, ccxt.NetworkError)):
         code = f"HTTP {status}" if status else "network error"
-        return SourceUnavailable(f"{where}: exchange unavailable ({code}); will retry", retry_after=retry_after)
+        return SourceUnavailable(f"{where}: exchange unavailable ({code})", retry_after=retry_after)
     if isinstance(exc, (ccxt.BadResponse, ccxt.ExchangeError)):
         return BadReply(f"{where}: error reply ({text[:160]})")
     return SourceUnavailable(f"{where}: {type(exc).__name__}: {text[:160]}")
@@ -149,7 +149,12 @@ class ExchangeSource(Source):
                     err = exc
                 else:
                     err = translate_ccxt_error(exc, where, getattr(self.client, "last_response_headers", None), self._last_status)
-                if not err.retryable or isinstance(err, BadReply) or attempt == self.max_retries:
+                if not err.retryable or isinstance(err, BadReply):
+                    raise err from None
+                if attempt == self.max_retries:
+                    if attempt:  # say that retrying was tried, and what to do now
+                        err = type(err)(f"{err}; gave up after {attempt + 1} tries: check the network "
+                                        "or try again later", retry_after=err.retry_after)
                     raise err from None
                 rate_s = getattr(self.client, "rateLimit", 0) / 1000
                 self._sleep(max(err.retry_after or 0, rate_s, self.backoff_s * 2**attempt))
