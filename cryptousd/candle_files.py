@@ -450,3 +450,105 @@ def _slice(frame: pd.DataFrame, start, end) -> pd.DataFrame:
         frame = frame[frame.index < to_utc(end)]
     return frame
 
+
+
+# importing files into the store ------------------------------------------------------------------
+
+QUOTE_ASSETS = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "DAI", "USD", "EUR", "GBP", "TRY", "BRL",
+                "JPY", "BTC", "ETH", "BNB")
+_BINANCE_NAME = re.compile(
+    r"^([A-Z0-9]{2,20})-(\d+[smhdwM])-\d{4}-\d{2}(?:-\d{2})?\.(?:zip|csv|csv\.gz)$", re.IGNORECASE
+)
+
+
+def binance_symbol(path: str | os.PathLike) -> str | None:
+    """The market a Binance archive's name tells: ``ETHUSDT-1m-2025-01.zip`` -> ``"ETH/USDT"``.
+
+    Returns ``None`` for a name that is not a Binance archive name or whose quote asset is not
+    one of :data:`QUOTE_ASSETS`.
+    """
+    match = _BINANCE_NAME.match(Path(path).name)
+    if not match:
+        return None
+    pair = match.group(1).upper()
+    for quote in QUOTE_ASSETS:
+        if pair.endswith(quote) and len(pair) > len(quote):
+            return f"{pair[: -len(quote)]}/{quote}"
+    return None
+
+
+def _series_of(path: Path, symbol: str | None, source: str | None) -> tuple[str, str]:
+    """(source, symbol) a file is stored under: from its Binance name or the options."""
+    from .candle_store import symbol_key
+
+    named = binance_symbol(path)
+    if symbol and named and symbol_key(symbol) != symbol_key(named):
+        raise DataError(
+            f"{path.name}: the file name says {named} but --symbol is {symbol}; "
+            "rename the file or drop --symbol"
+        )
+    if not symbol and not named:
+        raise DataError(
+            f"{path.name}: the file name does not tell the market (Binance archives are "
+            "SYMBOL-1m-YYYY-MM.zip); pass --symbol, e.g. --symbol BTC/USDT"
+        )
+    return source or ("binance" if named else "import"), symbol or named
+
+
+def import_candle_files(
+    store: CandleStore,
+    paths,
+    *,
+    symbol: str | None = None,
+    source: str | None = None,
+    progress=None,
+) -> dict:
+    """Read candle files and merge them into the store, all or nothing.
+
+    Parameters
+    ----------
+    store : the store to write to.
+    paths : files, folders (their .zip/.csv/.csv.gz files) or a list of these.
+    symbol : the market of every file (``"ETH/USDT"``); by default read from each Binance name
+        (``ETHUSDT-1m-2025-01.zip``); required for a file whose name does not tell.
+    source : the store's source name; by default ``"binance"`` for Binance names, else
+        ``"import"``.
+    progress : optional wrapper around the file list (``tqdm``).
+
+    Returns
+    -------
+    ``{"files": [...], "series": [{"source", "symbol", "files", "rows"}], "new_rows": n}``.
+
+    Raises
+    ------
+    DataError : one line naming the file: unreadable, not one-minute candles, an unknown market,
+        or closes that disagree with the stored series (another market). Nothing is written
+        unless every file passes.
+    """
+    files = expand_paths(paths)
+    where = {f: _series_of(f, symbol, source) for f in files}  # name problems before reading
+    groups: dict[tuple[str, str], list[tuple[Path, pd.DataFrame]]] = {}
+    for f in progress(files) if progress else files:
+        frame = read_candle_file(f)
+        have = frame.attrs.get("interval", INTERVAL)
+        if have != INTERVAL:
+            raise DataError(
+                f"{f.name}: {have} candles (the most common spacing of its timestamps); the store "
+                "keeps one-minute candles, import a 1m file (nothing written)"
+            )
+        groups.setdefault(where[f], []).append((f, frame))
+    prepared = []
+    series = []
+    for (src, sym), items in groups.items():
+        names = ", ".join(f.name for f, _ in items)
+        frame = pd.concat([fr for _, fr in items]) if len(items) > 1 else items[0][1]
+        frame = frame[~frame.index.duplicated(keep="last")].sort_index()
+        frame.attrs["interval"] = INTERVAL
+        try:
+            prepared.extend(store.prepare_append(frame, source=src, symbol=sym))
+        except DataError as exc:
+            raise DataError(f"{names}: {exc}") from None
+        series.append({"source": src, "symbol": sym, "files": [str(f) for f, _ in items],
+                       "rows": len(frame)})
+    added = store.write_prepared(prepared)
+    return {"files": [str(f) for f in files], "series": series, "new_rows": added}
