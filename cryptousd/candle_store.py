@@ -211,8 +211,9 @@ class CandleStore:
         hi = to_utc(end) if end is not None else None
         if lo is not None:
             files = [f for f in files if f.stem >= lo.strftime("%Y-%m")]
-        if hi is not None:
-            files = [f for f in files if f.stem <= hi.strftime("%Y-%m")]
+        if hi is not None:  # end is exclusive: an end at midnight of the 1st skips that month
+            last = (hi - pd.Timedelta(1, "ns")).strftime("%Y-%m")
+            files = [f for f in files if f.stem <= last]
         if not files:
             raise DataError(f"store {self.root}: no {src}/{key} candles between {start} and {end}")
         parts = [read_store_file(f) for f in files]
