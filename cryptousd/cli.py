@@ -41,7 +41,8 @@ def cmd_fetch(args) -> dict:
         )
         result = {"source": "archive", **done}
         for s in done["series"]:
-            print(f"{s['source']} {s['symbol']}: {s['rows']:,d} candles from {len(s['files'])} file(s)")
+            n = len(s["files"])
+            print(f"{s['source']} {s['symbol']}: {s['rows']:,d} candles from {n} file(s)")
     else:
         from .times import to_utc
 
@@ -194,17 +195,18 @@ def build_parser() -> argparse.ArgumentParser:
     f = add("fetch", cmd_fetch, "fetch candles from an exchange, Yahoo or archive files into the local store")
     f.add_argument("--source", choices=["exchange", "yahoo"], default="exchange")
     f.add_argument("--exchange", default=DEFAULT_EXCHANGE, help=f"ccxt exchange id (default {DEFAULT_EXCHANGE})")
-    f.add_argument("--symbol", help=f"market symbol (default {DEFAULT_SYMBOL}; Yahoo: {DEFAULT_YAHOO_TICKER}; "
-                   "--archive: read from Binance file names such as ETHUSDT-1m-2025-01.zip, "
-                   "needed for other names)")
+    f.add_argument("--symbol", help=f"market symbol (default {DEFAULT_SYMBOL}; Yahoo: "
+                   f"{DEFAULT_YAHOO_TICKER}; --archive: read from Binance file names such as "
+                   "ETHUSDT-1m-2025-01.zip, needed for other names)")
     f.add_argument("--days", type=float, default=1.0,
                    help="how far back to fetch when --start is not given (a series already in the store continues from its end)")
     f.add_argument("--start", help="UTC start, e.g. 2025-01-01")
     f.add_argument("--end", help="UTC end (default now)")
     f.add_argument("--archive", nargs="+", metavar="PATH",
-                   help="import candle files (.zip/.csv/.csv.gz, one-minute) or folders of them instead")
+                   help="import one-minute candle files (.zip/.csv/.csv.gz) or folders instead")
     f.add_argument("--source-name",
-                   help="store name for imported files (default binance for Binance file names, else import)")
+                   help="store name for imported files (default: binance for Binance file "
+                   "names, else import)")
     f.add_argument("--store", default=str(STORE_DIR), help="store folder (default data/store)")
 
     d = add("data", cmd_data_info, "describe the local store: series, ranges, gaps")

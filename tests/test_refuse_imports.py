@@ -28,7 +28,8 @@ def snapshot(folder) -> dict[str, bytes]:
     """Every file under a folder with its bytes (empty when the folder does not exist)."""
     if not folder.exists():
         return {}
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    return {str(p.relative_to(folder)): p.read_bytes() for p in files}
 
 
 def priced_lines(price: float, n: int = 30) -> list[str]:
@@ -45,7 +46,7 @@ def btc_store(tmp_path, write_binance):
     return store
 
 
-# ---- the market of an imported file ---------------------------------------------------------------
+# ---- the market of an imported file -------------------------------------------------------------
 
 def test_binance_symbol_from_file_names():
     assert binance_symbol("ETHUSDT-1m-2025-01.zip") == "ETH/USDT"
@@ -136,7 +137,7 @@ def test_real_btc_month_named_ethusdt_lands_beside_btc(tmp_path, archives, capsy
     assert "binance ETH/USDT: 40,320 candles" in capsys.readouterr().out
 
 
-# ---- folders with nothing to import ---------------------------------------------------------------
+# ---- folders with nothing to import -------------------------------------------------------------
 
 def test_fetch_archive_on_a_folder_without_candle_files(tmp_path, capsys):
     folder = tmp_path / "downloads"
@@ -149,7 +150,7 @@ def test_fetch_archive_on_a_folder_without_candle_files(tmp_path, capsys):
     assert not store.exists()
 
 
-# ---- damaged store files --------------------------------------------------------------------------
+# ---- damaged store files ------------------------------------------------------------------------
 
 @pytest.fixture
 def broken_store(tmp_path, candles):
@@ -183,7 +184,8 @@ def test_data_info_reports_healthy_months_and_broken_files(broken_store, tmp_pat
     out = tmp_path / "info.json"
     assert main(["data", "info", "--store", str(store.root), "--json", str(out)]) == 0
     printed = capsys.readouterr().out.splitlines()
-    assert any(line.startswith("binance    BTC-USDT") and "1,440 candles" in line for line in printed)
+    healthy = [line for line in printed if line.startswith("binance    BTC-USDT")]
+    assert len(healthy) == 1 and "1,440 candles" in healthy[0]
     assert any(line.startswith("broken") and str(bad) in line and "fetch that month again" in line
                for line in printed)
     info = json.loads(out.read_text())
@@ -210,7 +212,7 @@ def test_a_parquet_file_that_is_not_candles_is_named(tmp_path):
         store.read(symbol="BTC/USDT")
 
 
-# ---- permissions ----------------------------------------------------------------------------------
+# ---- permissions --------------------------------------------------------------------------------
 
 def test_written_files_get_normal_permissions(tmp_path, candles):
     old = os.umask(0o022)

@@ -36,7 +36,7 @@ def real_lines(archive, n: int = 120) -> list[bytes]:
         return zf.read(member).splitlines()[:n]
 
 
-# ---- intervals ------------------------------------------------------------------------------------
+# ---- intervals ----------------------------------------------------------------------------------
 
 def five_minute_lines(minutes=(0, 5, 10, 20)) -> list[str]:
     return [binance_line(T0 + m * 60_000, h=200.0, c=100 + m) for m in minutes]
@@ -107,13 +107,14 @@ def test_store_refuses_five_minute_candles_and_writes_nothing(tmp_path, write_bi
 
 def test_files_at_different_intervals_are_refused_together(write_binance):
     a = write_binance(name="a.csv", lines=five_minute_lines())
-    b = write_binance(name="b.csv", lines=[binance_line(T0 + 3_600_000 + m * 60_000) for m in range(3)])
+    lines = [binance_line(T0 + 3_600_000 + m * 60_000) for m in range(3)]
+    b = write_binance(name="b.csv", lines=lines)
     with pytest.raises(DataError) as exc:
         load_candles([a, b], interval=None)
     one_line(exc, "a.csv: 5min", "b.csv: 1min")
 
 
-# ---- day-first dates ------------------------------------------------------------------------------
+# ---- day-first dates ----------------------------------------------------------------------------
 
 def dated_csv(tmp_path, dates, name="dates.csv"):
     p = tmp_path / name
@@ -157,7 +158,7 @@ def test_dayfirst_that_contradicts_the_file_and_mixed_orders_are_refused(tmp_pat
     one_line(exc, "mixed.csv", "day-first", "month-first")
 
 
-# ---- truncated rows -------------------------------------------------------------------------------
+# ---- truncated rows -----------------------------------------------------------------------------
 
 def test_truncated_last_row_is_refused_not_stored_with_a_wrong_volume(write_binance):
     lines = [binance_line(T0 + i * 60_000, v=12.345678) for i in range(3)]
@@ -178,7 +179,7 @@ def test_short_row_in_the_middle_is_named(write_binance):
     one_line(exc, "line 3 has 9 of 12 fields", "repair or drop it")
 
 
-# ---- gzip, byte-order marks, separators -----------------------------------------------------------
+# ---- gzip, byte-order marks, separators ---------------------------------------------------------
 
 def test_gzip_csv_of_real_rows_reads_like_the_plain_csv(tmp_path, archives):
     text = b"\n".join(real_lines(archives[13])) + b"\n"
@@ -216,7 +217,8 @@ def test_headerless_file_with_a_utf8_bom_is_read(tmp_path, archives):
 
 def test_semicolons_and_decimal_commas_are_named(tmp_path):
     p = tmp_path / "excel.csv"
-    p.write_text("time;open;high;low;close;volume\n2024-01-01 00:00;42000,5;42010;41990;42001,25;3,5\n")
+    p.write_text("time;open;high;low;close;volume\n"
+                 "2024-01-01 00:00;42000,5;42010;41990;42001,25;3,5\n")
     with pytest.raises(DataError) as exc:
         load_candles(p)
     one_line(exc, "excel.csv", "separated by semicolons", "decimal commas", "'0,5'")
@@ -230,7 +232,8 @@ def test_semicolons_and_decimal_commas_are_named(tmp_path):
 
 def test_decimal_comma_in_a_comma_separated_file_is_named(tmp_path):
     p = tmp_path / "quoted.csv"
-    p.write_text('time,open,high,low,close,volume\n2024-01-01 00:00,"42000,5",42010,41990,42001,3\n')
+    p.write_text('time,open,high,low,close,volume\n'
+                 '2024-01-01 00:00,"42000,5",42010,41990,42001,3\n')
     with pytest.raises(DataError) as exc:
         load_candles(p)
     one_line(exc, "quoted.csv", "non-numeric open '42000,5'", "decimal comma")
