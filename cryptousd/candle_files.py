@@ -481,6 +481,8 @@ def _series_of(path: Path, symbol: str | None, source: str | None) -> tuple[str,
     """(source, symbol) a file is stored under: from its Binance name or the options."""
     from .candle_store import symbol_key
 
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder; check the path")
     named = binance_symbol(path)
     if symbol and named and symbol_key(symbol) != symbol_key(named):
         raise DataError(

@@ -148,6 +148,10 @@ def test_fetch_archive_on_a_folder_without_candle_files(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err == f"error: no .zip/.csv/.csv.gz candle files in {folder}; check the folder"
     assert not store.exists()
+    assert main(["fetch", "--archive", str(tmp_path / "nowhere"), "--store", str(store)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {tmp_path / 'nowhere'}: no such file or folder; check the path"
+    assert not store.exists()
 
 
 # ---- damaged store files ------------------------------------------------------------------------
