@@ -3,6 +3,9 @@
 A candle frame is a ``pandas.DataFrame`` indexed by a tz-aware UTC ``DatetimeIndex`` named
 ``open_time`` (start of the interval), strictly increasing at a fixed interval, with float64 columns
 ``open, high, low, close, volume`` (more columns allowed) and ``low <= open, close <= high``.
+The interval is one minute unless the frame says otherwise in ``frame.attrs["interval"]`` (a
+pandas offset string such as ``"5min"``, ``"1h"``, ``"1D"``); validation, gap finding and gap
+filling use the frame's interval.
 
 Rules for messy input (documented, applied everywhere):
 
@@ -32,7 +35,49 @@ __all__ = [
     "resample_candles",
     "build_candles",
     "make_candle_frame",
+    "detect_interval",
+    "frame_interval",
+    "interval_name",
 ]
+
+
+def interval_name(step_ns: int) -> str:
+    """A spacing in nanoseconds as an offset string: ``"1min"``, ``"5min"``, ``"1h"``, ``"1D"``."""
+    step_ns = int(step_ns)
+    units = (("D", 86_400 * 10**9), ("h", 3_600 * 10**9), ("min", 60 * 10**9), ("s", 10**9))
+    for unit, size in units:
+        if step_ns % size == 0:
+            return f"{step_ns // size}{unit}"
+    return f"{step_ns}ns"
+
+
+def detect_interval(index: pd.DatetimeIndex | np.ndarray) -> str | None:
+    """The interval of a candle index: the most common spacing of its timestamps.
+
+    Parameters
+    ----------
+    index : a ``DatetimeIndex`` or int64 nanoseconds, oldest first.
+
+    Returns
+    -------
+    A pandas offset string (``"1min"``, ``"5min"``, ``"1h"``, ``"1D"``), or ``None`` when fewer
+    than two increasing timestamps leave nothing to measure.
+    """
+    if isinstance(index, pd.DatetimeIndex):
+        ns = index_ns(index)
+    else:
+        ns = np.asarray(index, dtype="int64")
+    d = np.diff(ns)
+    d = d[d > 0]
+    if len(d) == 0:
+        return None
+    values, counts = np.unique(d, return_counts=True)
+    return interval_name(int(values[np.argmax(counts)]))  # ties: the smaller spacing
+
+
+def frame_interval(candles: pd.DataFrame, default: str = INTERVAL) -> str:
+    """The interval a frame declares in ``attrs["interval"]`` (``default`` when it has none)."""
+    return str(candles.attrs.get("interval") or default)
 
 
 def make_candle_frame(open_time, open_, high, low, close, volume, **extra) -> pd.DataFrame:
@@ -46,7 +91,11 @@ def make_candle_frame(open_time, open_, high, low, close, volume, **extra) -> pd
 
 
 def validate_candles(
-    candles: pd.DataFrame, *, name: str = "candles", interval: str = INTERVAL, allow_gaps: bool = False
+    candles: pd.DataFrame,
+    *,
+    name: str = "candles",
+    interval: str | None = None,
+    allow_gaps: bool = False,
 ) -> pd.DataFrame:
     """Check the candle-frame contract and return the frame unchanged; raise :class:`DataError`.
 
@@ -54,7 +103,8 @@ def validate_candles(
     ----------
     candles : DataFrame to check.
     name : what to call it in error messages (a file name, a source).
-    interval : the fixed spacing of the index.
+    interval : the fixed spacing of the index; by default the frame's own
+        (``candles.attrs["interval"]``, one minute when it has none).
     allow_gaps : accept missing intervals (the index still has to be increasing and on the grid).
     """
     if not isinstance(candles, pd.DataFrame):
@@ -80,6 +130,7 @@ def validate_candles(
             f"{name}: impossible candle at {idx[i]} (open {o[i]}, high {h[i]}, low {lo[i]}, close {c[i]}, "
             f"volume {v[i]}); high must be >= open, close >= low > 0 and volume >= 0"
         )
+    interval = interval or frame_interval(candles)
     check_time_order(index_ns(idx), name=name, interval=interval, allow_gaps=allow_gaps)
     return candles
 
@@ -99,8 +150,10 @@ def check_time_order(ns: np.ndarray, *, name: str, interval: str = INTERVAL, all
             f"{name}: timestamps out of order at {pd.Timestamp(ns[i + 1], tz='UTC')} "
             f"(after {pd.Timestamp(ns[i], tz='UTC')}); sort the rows by time"
         )
-    if (ns % step != 0).any():
-        i = int(np.flatnonzero(ns % step != 0)[0])
+    # intervals that divide a day sit on the epoch grid; longer ones (a week) on the first candle's
+    grid = ns % step if 86_400 * 10**9 % step == 0 else (ns - ns[0]) % step
+    if (grid != 0).any():
+        i = int(np.flatnonzero(grid != 0)[0])
         raise DataError(f"{name}: timestamp {pd.Timestamp(ns[i], tz='UTC')} is not on the {interval} grid")
     if not allow_gaps and (d != step).any():
         i = int(np.flatnonzero(d != step)[0])
@@ -123,8 +176,12 @@ class GapReport:
         return f"{self.n_missing} missing interval(s) in {len(self.gaps)} gap(s)"
 
 
-def find_gaps(candles: pd.DataFrame, interval: str = INTERVAL) -> GapReport:
-    """List the runs of missing intervals in an increasing candle index."""
+def find_gaps(candles: pd.DataFrame, interval: str | None = None) -> GapReport:
+    """List the runs of missing intervals in an increasing candle index.
+
+    ``interval`` defaults to the frame's own (``candles.attrs["interval"]``, else one minute).
+    """
+    interval = interval or frame_interval(candles)
     step = pd.Timedelta(interval).value
     ns = index_ns(candles.index)
     d = np.diff(ns)
@@ -140,20 +197,26 @@ def find_gaps(candles: pd.DataFrame, interval: str = INTERVAL) -> GapReport:
     return GapReport(int(missing.sum()), gaps)
 
 
-def fill_gaps(candles: pd.DataFrame, interval: str = INTERVAL) -> tuple[pd.DataFrame, GapReport]:
+def fill_gaps(candles: pd.DataFrame, interval: str | None = None) -> tuple[pd.DataFrame, GapReport]:
     """Insert the missing intervals as flat candles at the previous close with volume 0.
+
+    ``interval`` defaults to the frame's own (``candles.attrs["interval"]``, else one minute), so
+    five-minute candles are filled with five-minute candles, never with invented minutes.
 
     Returns the filled frame (with a boolean ``filled`` column marking inserted rows) and the
     :class:`GapReport` of what was filled. The input is not changed.
     """
+    interval = interval or frame_interval(candles)
     report = find_gaps(candles, interval)
     out = candles.copy()
+    out.attrs["interval"] = interval
     if "filled" not in out.columns:
         out["filled"] = False
     if report.n_missing == 0:
         return out, report
     full = pd.date_range(out.index[0], out.index[-1], freq=interval, name="open_time")
     out = out.reindex(full)
+    out.attrs["interval"] = interval
     new = out["close"].isna().to_numpy()
     close = out["close"].ffill()
     for col in ("open", "high", "low", "close"):
@@ -173,6 +236,7 @@ def resample_candles(candles: pd.DataFrame, rule: str = "5min", *, complete_only
     of its source candles is present, so a half-formed last bucket never looks final.
     """
     validate_candles(candles, name="resample input", allow_gaps=True)
+    per_bucket = pd.Timedelta(rule) // pd.Timedelta(frame_interval(candles))
     grouped = candles.resample(rule, label="left", closed="left")
     out = pd.DataFrame(
         {
@@ -184,9 +248,11 @@ def resample_candles(candles: pd.DataFrame, rule: str = "5min", *, complete_only
         }
     )
     if complete_only:
-        out = out[grouped["close"].count() == pd.Timedelta(rule) // pd.Timedelta(INTERVAL)]
+        out = out[grouped["close"].count() == per_bucket]
     out.index.name = "open_time"
-    return out.dropna()
+    out = out.dropna()
+    out.attrs["interval"] = interval_name(pd.Timedelta(rule).value)
+    return out
 
 
 def _trade_times_ns(time: pd.Series | np.ndarray) -> np.ndarray:
@@ -254,4 +320,6 @@ def build_candles(trades: pd.DataFrame, interval: str = INTERVAL) -> pd.DataFram
     volume[pos] = np.add.reduceat(qty, starts)
     count[pos] = ends - starts + 1
     times = (np.arange(n, dtype="int64") + first) * step
-    return make_candle_frame(times, open_, high, low, close_ff, volume, trades=count)
+    out = make_candle_frame(times, open_, high, low, close_ff, volume, trades=count)
+    out.attrs["interval"] = interval_name(step)
+    return out

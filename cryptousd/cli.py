@@ -35,13 +35,17 @@ def cmd_fetch(args) -> dict:
 
     store = CandleStore(args.store)
     if args.archive:
-        from .candle_files import read_candle_file
+        from .candle_files import import_candle_files
 
-        files = [p for a in args.archive for p in (sorted(Path(a).glob("*.zip")) + sorted(Path(a).glob("*.csv")) if Path(a).is_dir() else [Path(a)])]
-        added = 0
-        for f in tqdm(files, desc="importing archives", unit="file"):
-            added += store.append(read_candle_file(f), source=args.source_name or "binance", symbol=args.symbol or "BTC/USDT")
-        result = {"source": "archive", "files": [str(f) for f in files], "new_rows": added}
+        # the market of each file comes from its Binance name or --symbol; all files or none
+        done = import_candle_files(
+            store, args.archive, symbol=args.symbol, source=args.source_name,
+            progress=lambda fs: tqdm(fs, desc="importing archives", unit="file"),
+        )
+        result = {"source": "archive", **done}
+        for s in done["series"]:
+            n = len(s["files"])
+            print(f"{s['source']} {s['symbol']}: {s['rows']:,d} candles from {n} file(s)")
     else:
         from .times import to_utc
 
@@ -75,13 +79,19 @@ def cmd_data_info(args) -> dict:
     from .candle_store import CandleStore
 
     store = CandleStore(args.store)
-    rows = store.info()
-    if not rows:
+    rows, broken = store.scan()
+    if not rows and not broken:
         print(f"{store.root}: empty; run `cryptousd fetch` to fill it")
     for r in rows:
-        print(f"{r.source:10s} {r.symbol:10s} {r.first:%Y-%m-%d %H:%M} .. {r.last:%Y-%m-%d %H:%M}  {r.rows:>9,d} candles  "
-              f"{r.missing:>6,d} missing minutes  {r.months} month file(s)")
-    return {"store": str(store.root), "series": [{**r.__dict__, "first": str(r.first), "last": str(r.last)} for r in rows]}
+        print(f"{r.source:10s} {r.symbol:10s} {r.first:%Y-%m-%d %H:%M} .. {r.last:%Y-%m-%d %H:%M}  "
+              f"{r.rows:>9,d} candles  {r.missing:>6,d} missing minutes  {r.months} month file(s)")
+    for b in broken:  # each error names the file and says to delete it and fetch that month again
+        print(f"broken     {b.error}")
+    return {
+        "store": str(store.root),
+        "series": [{**r.__dict__, "first": str(r.first), "last": str(r.last)} for r in rows],
+        "broken": [{"path": str(b.path), "error": b.error} for b in broken],
+    }
 
 
 # model ----------------------------------------------------------------------------------------
@@ -192,13 +202,18 @@ def build_parser() -> argparse.ArgumentParser:
     f = add("fetch", cmd_fetch, "fetch candles from an exchange, Yahoo or archive files into the local store")
     f.add_argument("--source", choices=["exchange", "yahoo"], default="exchange")
     f.add_argument("--exchange", default=DEFAULT_EXCHANGE, help=f"ccxt exchange id (default {DEFAULT_EXCHANGE})")
-    f.add_argument("--symbol", help=f"market symbol (default {DEFAULT_SYMBOL}; Yahoo: {DEFAULT_YAHOO_TICKER})")
+    f.add_argument("--symbol", help=f"market symbol (default {DEFAULT_SYMBOL}; Yahoo: "
+                   f"{DEFAULT_YAHOO_TICKER}; --archive: read from Binance file names such as "
+                   "ETHUSDT-1m-2025-01.zip, needed for other names)")
     f.add_argument("--days", type=float, default=1.0,
                    help="how far back to fetch when --start is not given (a series already in the store continues from its end)")
     f.add_argument("--start", help="UTC start, e.g. 2025-01-01")
     f.add_argument("--end", help="UTC end (default now)")
-    f.add_argument("--archive", nargs="+", metavar="PATH", help="import Binance archive files or folders instead")
-    f.add_argument("--source-name", help="store name for imported archives (default binance)")
+    f.add_argument("--archive", nargs="+", metavar="PATH",
+                   help="import one-minute candle files (.zip/.csv/.csv.gz) or folders instead")
+    f.add_argument("--source-name",
+                   help="store name for imported files (default: binance for Binance file "
+                   "names, else import)")
     f.add_argument("--store", default=str(STORE_DIR), help="store folder (default data/store)")
 
     d = add("data", cmd_data_info, "describe the local store: series, ranges, gaps")
