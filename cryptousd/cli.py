@@ -75,6 +75,11 @@ def cmd_fetch(args) -> dict:
     return result
 
 
+def cmd_data(args) -> dict:
+    """``cryptousd data ACTION``: one function per action (only ``info`` for now)."""
+    return {"info": cmd_data_info}[args.what](args)
+
+
 def cmd_data_info(args) -> dict:
     from .candle_store import CandleStore
 
@@ -216,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "names, else import)")
     f.add_argument("--store", default=str(STORE_DIR), help="store folder (default data/store)")
 
-    d = add("data", cmd_data_info, "describe the local store: series, ranges, gaps")
+    d = add("data", cmd_data, "describe the local store: series, ranges, gaps")
     d.add_argument("what", choices=["info"], help="info: what the store holds")
     d.add_argument("--store", default=str(STORE_DIR))
 
