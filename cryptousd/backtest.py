@@ -210,7 +210,7 @@ def backtest_all(
               if staggered else f"one account, positions of {hold} minutes back to back")
     return BacktestReport(results, fee_bps, slippage_bps, hold, candles.index[origins[0]],
                           candles.index[origins[-1] + hold],
-                          {"periods": int(len(origins)), "skipped": skipped,
+                          {"periods": len(origins), "skipped": skipped,
                            "staggered": bool(staggered), "method": method})
 
 

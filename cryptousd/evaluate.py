@@ -367,7 +367,8 @@ def walk_forward(
                 inside = (actual[:, j] >= lo[:, j]) & (actual[:, j] <= hi[:, j])
                 rel_width = np.exp(hi[:, j]) - np.exp(lo[:, j])
                 base_rate = up[:, j].mean()
-                row.update(coverage=float(inside.mean()), interval_width=float((c0 * rel_width).mean()),
+                row.update(coverage=float(inside.mean()),
+                           interval_width=float((c0 * rel_width).mean()),
                            interval_width_bps=float(rel_width.mean() * 1e4),
                            brier=float(np.mean((p_up[:, j] - up[:, j]) ** 2)),
                            brier_base=float(np.mean((base_rate - up[:, j]) ** 2)))
@@ -381,7 +382,8 @@ def walk_forward(
             details[name][int(h)] = {"coverage_by_vol_quintile": by_vol, "n_by_vol_quintile": n_vol,
                                      "coverage_by_hour": by_hour, "n_by_hour": n_hour}
             if name == "persistence":
-                row.update(dm_pvalue=math.nan, dm_note="reference: every DM test is against persistence")
+                row.update(dm_pvalue=math.nan,
+                           dm_note="reference: every DM test is against persistence")
             else:
                 overlap = math.ceil(int(h) / stride)
                 p = diebold_mariano(e, base_err[:, j], overlap)

@@ -262,7 +262,8 @@ def test_coverage_by_volatility_quintile_and_hour_average_back_to_coverage(candl
         assert np.nansum(hr * nh) / nh.sum() == pytest.approx(cov, rel=1e-12)
         row = ev.table.loc[("drift", h)]
         c0 = candles["close"].iloc[2000 : 2000 + ev.n_origins].mean()
-        assert row["interval_width_bps"] == pytest.approx(row["interval_width"] / c0 * 1e4, rel=0.02)
+        width_bps = row["interval_width"] / c0 * 1e4
+        assert row["interval_width_bps"] == pytest.approx(width_bps, rel=0.02)
 
 
 def test_a_missing_dm_pvalue_says_why_and_never_reads_as_tied(candles, forecasters):
