@@ -1,10 +1,26 @@
-"""A vectorised trading backtest of forecasts, with fees and slippage.
+"""A vectorised trading backtest of forecasts, with fees and slippage. Positions never overlap.
 
-Rule: at each origin (every ``hold`` minutes, so positions never overlap) go long when the forecast
-return over ``hold`` minutes exceeds the round-trip cost plus a margin; with ``allow_short`` go short
-when it is below minus that threshold; otherwise stay flat. A position opens at the origin's close
-and closes ``hold`` minutes later. Costs (fee + slippage, per side) are charged whenever the
-position changes, so holding the same side across consecutive periods costs nothing extra.
+Rule: at an origin go long when the forecast return over ``hold`` minutes exceeds the round-trip
+cost plus a margin; with ``allow_short`` go short when it is below minus that threshold; otherwise
+stay flat. A position opens at the origin's close and closes ``hold`` minutes later, so one
+*period* of the backtest is exactly ``hold`` minutes and the next period starts where it ends.
+There is no separate stride: ``hold`` alone sets the spacing of the origins.
+
+Two ways to run it (``staggered``, ``--every-minute`` on the command line):
+
+- ``staggered=False`` (default): one account trades the origins ``hold`` minutes apart.
+- ``staggered=True``: every minute's forecast is traded by a portfolio of ``hold`` sub-accounts,
+  each started with ``1/hold`` of the capital and never rebalanced; sub-account ``k`` trades the
+  origins ``k, k + hold, k + 2 hold, ...`` minutes after the first, so each sub-account's
+  positions never overlap while the portfolio acts on every minute. The portfolio's equity is the
+  sum of the sub-accounts' equities (each marked at its period ends).
+
+Costs (fee + slippage, per side) are charged on the capital that trades, multiplicatively: entering
+leaves ``1 - c`` of the capital invested, exiting keeps ``1 - c`` of its value, a flip from long to
+short pays both sides. Holding the same side across consecutive periods of one account costs
+nothing extra, so buy-and-hold over a range returns ``last / first * (1 - c)**2 - 1`` exactly.
+Origins whose window or horizon touches a gap are skipped (those periods are not traded). Sharpe
+ratios are annualised from non-overlapping ``hold``-minute returns of the whole account.
 """
 
 from __future__ import annotations
@@ -26,26 +42,38 @@ MINUTES_PER_YEAR = 365 * 24 * 60
 
 @dataclass
 class BacktestResult:
+    """One rule's backtest.
+
+    ``positions`` and ``period_returns`` hold one entry per period of every (sub-)account, in
+    origin order; ``period_returns`` are net simple returns on the capital that period used.
+    ``account_returns`` are the whole account's returns over consecutive ``hold``-minute steps.
+    """
+
     name: str
-    equity: pd.Series  # growth of 1 unit, indexed by the close time of each period
+    equity: pd.Series  # growth of 1 unit of capital, at the close of each period
     positions: np.ndarray  # -1, 0, +1 per period
     period_returns: np.ndarray  # net simple return per period
     trades: int
-    fees_paid: float  # sum of cost fractions
+    fees_paid: float  # per-side cost fractions charged, weighted by each account's capital share
     hold: int
+    staggered: bool = False
+    account_returns: np.ndarray | None = None  # non-overlapping hold-minute returns (Sharpe)
+    sides: float = 0.0  # position changes in units (entry 1, flip 2), final exits not counted
 
     def stats(self) -> dict:
+        """Total return, annualised Sharpe, max drawdown, hit rate, turnover, trades, exposure."""
         r = self.period_returns
+        acc = self.account_returns if self.account_returns is not None else r
         eq = self.equity.to_numpy()
         total = float(eq[-1] - 1) if len(eq) else 0.0
         periods_per_year = MINUTES_PER_YEAR / self.hold
-        sd = r.std()
-        sharpe = float(r.mean() / sd * math.sqrt(periods_per_year)) if sd > 0 else 0.0
+        sd = acc.std() if len(acc) else 0.0
+        sharpe = float(acc.mean() / sd * math.sqrt(periods_per_year)) if sd > 0 else 0.0
         peak = np.maximum.accumulate(np.r_[1.0, eq])
         drawdown = float(np.max(1 - np.r_[1.0, eq] / peak))
         active = self.positions != 0
         hit = float((r[active] > 0).mean()) if active.any() else math.nan
-        turnover = float(np.abs(np.diff(np.r_[0, self.positions])).sum() / max(len(self.positions), 1))
+        turnover = float(self.sides / max(len(self.positions), 1))
         return {"total_return": total, "sharpe": sharpe, "max_drawdown": drawdown, "hit_rate": hit,
                 "turnover": turnover, "trades": int(self.trades), "exposure": float(active.mean()),
                 "costs": float(self.fees_paid)}
@@ -54,29 +82,41 @@ class BacktestResult:
 def simulate(
     prices: np.ndarray, signal: np.ndarray, *, fee_bps: float = 10.0, slippage_bps: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray, int, float]:
-    """Positions ``signal[i]`` (-1/0/+1) held from ``prices[i]`` to ``prices[i+1]``.
+    """One account holding ``signal[i]`` (-1/0/+1) from ``prices[i]`` to ``prices[i+1]``.
 
-    Returns (net period returns, equity after each period, number of trades, total cost fraction).
-    A trade is any change of position (flat to long is one, long to short is two sides).
+    Parameters
+    ----------
+    prices : (n + 1,) prices at the period boundaries.
+    signal : (n,) position in each period.
+    fee_bps, slippage_bps : cost per side, in basis points of the capital that trades.
+
+    Returns
+    -------
+    (net period returns, equity after each period, number of trades, total cost fraction).
+    A trade is any change of position (flat to long is one, long to short is two sides). The
+    cost of a change is charged in the period it opens, ``(1 - c) ** sides``; whatever is open
+    at the end is closed after the last period.
     """
     prices = np.asarray(prices, dtype="float64")
     pos = np.asarray(signal, dtype="float64")
     if len(prices) != len(pos) + 1:
-        raise DataError("simulate needs one more price than positions")
+        raise DataError(f"simulate needs one more price than positions (got {len(prices)} and "
+                        f"{len(pos)}); pass the prices at every period boundary")
     gross = pos * (prices[1:] / prices[:-1] - 1)
     sides = np.abs(np.diff(np.r_[0.0, pos, 0.0]))  # entering, flipping, and the final exit
-    cost_per_side = (fee_bps + slippage_bps) / 1e4
-    cost = sides[:-1] * cost_per_side
-    cost[-1] += sides[-1] * cost_per_side  # close whatever is open at the end
-    net = gross - cost
+    keep = 1 - (fee_bps + slippage_bps) / 1e4
+    factor = keep ** sides[:-1]
+    if len(factor):
+        factor[-1] *= keep ** sides[-1]  # close whatever is open at the end
+    net = factor * (1 + gross) - 1
     equity = np.cumprod(1 + net)
     trades = int(np.count_nonzero(np.diff(np.r_[0.0, pos]) != 0))
-    return net, equity, trades, float(cost.sum())
+    return net, equity, trades, float(sides.sum() * (1 - keep))
 
 
-def signals_from_forecast(pred_return: np.ndarray, *, fee_bps: float, slippage_bps: float, margin_bps: float = 0.0,
-                          allow_short: bool = False) -> np.ndarray:
-    """Long when the forecast return clears the round-trip cost (+ margin); short likewise if allowed."""
+def signals_from_forecast(pred_return: np.ndarray, *, fee_bps: float, slippage_bps: float,
+                          margin_bps: float = 0.0, allow_short: bool = False) -> np.ndarray:
+    """Long when the forecast return clears the round-trip cost (+ margin); short likewise."""
     threshold = 2 * (fee_bps + slippage_bps + margin_bps / 2) / 1e4
     sig = (pred_return > threshold).astype("float64")
     if allow_short:
@@ -101,8 +141,9 @@ class BacktestReport:
         return pd.DataFrame({k: r.equity for k, r in self.results.items()})
 
     def to_dict(self) -> dict:
-        return {"start": str(self.start), "end": str(self.end), "fee_bps": self.fee_bps, "slippage_bps": self.slippage_bps,
-                "hold_minutes": self.hold, "results": {k: r.stats() for k, r in self.results.items()}, **self.extra}
+        return {"start": str(self.start), "end": str(self.end), "fee_bps": self.fee_bps,
+                "slippage_bps": self.slippage_bps, "hold_minutes": self.hold,
+                "results": {k: r.stats() for k, r in self.results.items()}, **self.extra}
 
 
 def backtest_all(
@@ -116,41 +157,61 @@ def backtest_all(
     hold: int = HORIZON,
     allow_short: bool = False,
     margin_bps: float = 0.0,
-    stride: int | None = None,
+    staggered: bool = False,
     forecasts: dict | None = None,
 ) -> BacktestReport:
     """Backtest each forecaster's rule and buy-and-hold on the same periods.
 
-    ``forecasts`` (e.g. ``Evaluation.predictions``) maps names to (origins, mean cumulative log
-    returns) already computed on the same candles; they are reused wherever they cover the periods.
+    Parameters
+    ----------
+    candles : one-minute candles.
+    forecasters : names to forecasters (same window and horizon).
+    start, end : first origin and end of the range (UTC, ``end`` exclusive).
+    fee_bps, slippage_bps : cost per side in basis points.
+    hold : minutes each position is held, which is also the length of a period (1..horizon).
+    allow_short, margin_bps : the trading rule, see :func:`signals_from_forecast`.
+    staggered : trade every minute's forecast through ``hold`` sub-accounts, each with
+        ``1/hold`` of the capital (see the module docstring); buy-and-hold goes through the
+        same sub-accounts so every row is comparable.
+    forecasts : e.g. ``Evaluation.predictions``, names to (origins, mean cumulative log returns)
+        already computed on the same candles; reused wherever they cover the origins.
     """
     if fee_bps < 0 or slippage_bps < 0:
         raise DataError("fees and slippage are costs: give them as non-negative basis points")
     f0 = next(iter(forecasters.values()))
-    if not 1 <= hold <= f0.horizon:
-        raise ModelError(f"hold {hold}: the forecasters forecast {f0.horizon} minutes; hold between 1 and {f0.horizon}")
-    origins, skipped = valid_origins(candles, f0.window, f0.horizon, stride or hold, start, end)
+    if int(hold) != hold or hold < 1:
+        raise DataError(f"hold {hold}: positions are held a whole, positive number of minutes; "
+                        f"give hold between 1 and {f0.horizon}")
+    hold = int(hold)
+    if hold > f0.horizon:
+        raise ModelError(f"hold {hold}: the forecasters forecast {f0.horizon} minutes; "
+                         f"hold between 1 and {f0.horizon}")
+    spacing = 1 if staggered else hold
+    origins, skipped = valid_origins(candles, f0.window, f0.horizon, spacing, start, end)
     if len(origins) < 2:
         raise DataError("too few periods to backtest; widen the range")
+    accounts = hold if staggered else 1
     close = candles["close"].to_numpy("float64")
-    # periods: from origin to origin + hold; origins spaced `hold` apart chain into one path
     feats = candle_features(candles)
     logc = np.log(close)
     times = index_ns(candles.index)
     results = {}
-    exit_ = origins + hold
+    costs = {"fee_bps": fee_bps, "slippage_bps": slippage_bps}
     for name, f in forecasters.items():
         mean = _reuse(forecasts, name, origins)
         if mean is None:
             mean = f.predict_origins(feats, logc, times, origins)
-        mean = mean[:, hold - 1]
-        sig = signals_from_forecast(np.expm1(mean), fee_bps=fee_bps, slippage_bps=slippage_bps, margin_bps=margin_bps,
-                                    allow_short=allow_short)
-        results[name] = _result(name, close, origins, exit_, sig, candles.index, fee_bps, slippage_bps, hold)
-    results["buy_and_hold"] = _result("buy_and_hold", close, origins, exit_, np.ones(len(origins)), candles.index,
-                                      fee_bps, slippage_bps, hold)
-    return BacktestReport(results, fee_bps, slippage_bps, hold, candles.index[origins[0]], candles.index[exit_[-1]],
-                          {"periods": int(len(origins)), "skipped": skipped})
+        sig = signals_from_forecast(np.expm1(mean[:, hold - 1]), margin_bps=margin_bps,
+                                    allow_short=allow_short, **costs)
+        results[name] = _run(name, close, origins, sig, candles.index, hold, accounts, **costs)
+    results["buy_and_hold"] = _run("buy_and_hold", close, origins, np.ones(len(origins)),
+                                   candles.index, hold, accounts, **costs)
+    method = (f"{hold} staggered sub-accounts, each 1/{hold} of the capital, trading every minute"
+              if staggered else f"one account, positions of {hold} minutes back to back")
+    return BacktestReport(results, fee_bps, slippage_bps, hold, candles.index[origins[0]],
+                          candles.index[origins[-1] + hold],
+                          {"periods": len(origins), "skipped": skipped,
+                           "staggered": bool(staggered), "method": method})
 
 
 def _reuse(forecasts: dict | None, name: str, origins: np.ndarray) -> np.ndarray | None:
@@ -159,14 +220,34 @@ def _reuse(forecasts: dict | None, name: str, origins: np.ndarray) -> np.ndarray
         return None
     known, mean = forecasts[name]
     idx = np.searchsorted(known, origins)
-    if idx.max(initial=0) >= len(known) or not np.array_equal(known[np.minimum(idx, len(known) - 1)], origins):
+    covered = np.array_equal(known[np.minimum(idx, len(known) - 1)], origins)
+    if idx.max(initial=0) >= len(known) or not covered:
         return None
     return mean[idx]
 
 
-def _result(name, close, origins, exit_, sig, index, fee_bps, slippage_bps, hold) -> BacktestResult:
-    # each period's return is close[exit]/close[origin] - 1; contiguous when origins are `hold` apart
-    gross_ratio = close[exit_] / close[origins]
-    prices = np.r_[1.0, np.cumprod(gross_ratio)]  # a synthetic price path over the chained periods
-    net, equity, trades, costs = simulate(prices, sig, fee_bps=fee_bps, slippage_bps=slippage_bps)
-    return BacktestResult(name, pd.Series(equity, index=index[exit_], name=name), sig.astype(int), net, trades, costs, hold)
+def _run(name: str, close: np.ndarray, origins: np.ndarray, sig: np.ndarray, index: pd.Index,
+         hold: int, accounts: int, *, fee_bps: float, slippage_bps: float) -> BacktestResult:
+    """Chain each account's periods (origin to origin + hold) and sum the accounts' equity."""
+    exit_ = origins + hold
+    account = (origins - origins[0]) % hold if accounts > 1 else np.zeros(len(origins), int)
+    net = np.empty(len(origins))
+    each = np.full((len(origins), accounts), np.nan)  # each account's equity after each period
+    trades, fees, sides = 0, 0.0, 0.0
+    for k in range(accounts):
+        m = account == k
+        if not m.any():
+            continue
+        # an account's periods are contiguous, so their ratios chain into one price path
+        prices = np.r_[1.0, np.cumprod(close[exit_[m]] / close[origins[m]])]
+        net[m], each[m, k], t, c = simulate(prices, sig[m], fee_bps=fee_bps,
+                                            slippage_bps=slippage_bps)
+        trades += t
+        fees += c / accounts
+        sides += float(np.abs(np.diff(np.r_[0.0, sig[m]])).sum())
+    # carry each account's last equity forward; an account that has not traded yet holds 1
+    each = pd.DataFrame(each).ffill().fillna(1.0).to_numpy()
+    equity = each.mean(axis=1)
+    step = np.r_[1.0, equity[accounts - 1 :: accounts]]
+    return BacktestResult(name, pd.Series(equity, index=index[exit_], name=name), sig.astype(int),
+                          net, trades, fees, hold, accounts > 1, step[1:] / step[:-1] - 1, sides)

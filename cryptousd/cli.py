@@ -154,13 +154,23 @@ def cmd_evaluate(args) -> dict:
 
 def cmd_backtest(args) -> dict:
     from .backtest import backtest_all
+    from .errors import DataError
     from .forecast import load_baselines, load_forecaster
 
+    if args.stride is not None:
+        raise DataError("backtest takes no --stride: positions never overlap and each period is "
+                        "--hold minutes; add --every-minute to trade every minute's forecast")
+    if args.hold < 1:
+        raise DataError(f"--hold {args.hold}: a position is held a positive number of minutes; "
+                        "give --hold between 1 and the model's horizon (default 10)")
     candles, paths = _load_data(args.data)
     model = load_forecaster(args.model)
     forecasters = {model.name: model, **load_baselines(args.model)}
-    report = backtest_all(candles, forecasters, start=args.start, end=args.end, fee_bps=args.fee_bps,
-                          slippage_bps=args.slippage_bps, hold=args.hold, allow_short=args.short, stride=args.stride)
+    report = backtest_all(candles, forecasters, start=args.start, end=args.end,
+                          fee_bps=args.fee_bps, slippage_bps=args.slippage_bps, hold=args.hold,
+                          allow_short=args.short, staggered=args.every_minute)
+    print(f"{report.extra['method']}; {report.extra['periods']:,d} periods "
+          f"from {report.start} to {report.end}")
     print(report.table().to_string())
     out = report.to_dict()
     out.update(model=model.name, data=[Path(p).name for p in paths])
@@ -243,19 +253,38 @@ def build_parser() -> argparse.ArgumentParser:
         t.add_argument(f"--{part}-end")
     t.add_argument("--out", help="model folder (default models/lstm-VARIANT)")
 
-    for name, func, help_ in (("evaluate", cmd_evaluate, "walk-forward evaluation of a model against the baselines"),
-                              ("backtest", cmd_backtest, "trading backtest with fees of a model and the baselines")):
+    for name, func, help_ in (
+        ("evaluate", cmd_evaluate, "walk-forward evaluation of a model against the baselines"),
+        ("backtest", cmd_backtest, "trading backtest with fees of a model and the baselines"),
+    ):
         e = add(name, func, help_)
-        e.add_argument("--data", nargs="+", help="archive files/folders, or 'store' (default: ../shared/data archives)")
-        e.add_argument("--model", default=None, help=f"model folder or name (default {DEFAULT_MODEL})")
+        e.add_argument("--data", nargs="+",
+                       help="archive files/folders, or 'store' (default: ../shared/data archives)")
+        e.add_argument("--model", default=None,
+                       help=f"model folder or name (default {DEFAULT_MODEL})")
         e.add_argument("--start", help="first origin (UTC)")
         e.add_argument("--end", help="end of the range (UTC, exclusive)")
-        e.add_argument("--stride", type=int, default=1, help="minutes between origins")
+        if name == "evaluate":
+            e.add_argument("--stride", type=int, default=1,
+                           help="minutes between evaluation origins (default 1: every minute)")
         if name == "backtest":
-            e.add_argument("--fee-bps", type=float, default=10.0, help="fee per side in basis points")
-            e.add_argument("--slippage-bps", type=float, default=1.0, help="slippage per side in basis points")
-            e.add_argument("--hold", type=int, default=HORIZON, help=f"minutes a position is held (default {HORIZON})")
+            e.description = (
+                f"{help_}. Positions never overlap: each period is --hold minutes and the next "
+                "starts where it ends. With --every-minute, every minute's forecast is traded "
+                "by HOLD staggered sub-accounts, each with 1/HOLD of the capital.")
+            e.add_argument("--fee-bps", type=float, default=10.0,
+                           help="fee per side in basis points")
+            e.add_argument("--slippage-bps", type=float, default=1.0,
+                           help="slippage per side in basis points")
+            e.add_argument("--hold", type=int, default=HORIZON,
+                           help="minutes each position is held, which is also the period "
+                                f"(1 to the model's horizon, default {HORIZON})")
+            e.add_argument("--every-minute", action="store_true",
+                           help="trade every minute's forecast through HOLD staggered "
+                                "sub-accounts, each with 1/HOLD of the capital")
             e.add_argument("--short", action="store_true", help="allow short positions")
+            # not an option: caught in cmd_backtest to say why in one line
+            e.add_argument("--stride", nargs="?", const="", default=None, help=argparse.SUPPRESS)
 
     s = add("dashboard", cmd_dashboard, "serve the live dashboard with Voila on localhost")
     s.add_argument("--port", type=int, default=8866)

@@ -5,10 +5,23 @@ forecasts closes ``t+1 .. t+H``. Origins whose window or horizon touches a gap (
 hole in the index) are skipped and counted. Metrics per horizon:
 
 - MAE and RMSE of the close in USD, MAE in basis points of the last close, MAE / persistence's MAE;
-- direction accuracy (flat actual moves excluded) with a 95 % Wilson interval;
-- coverage and mean width of the prediction interval;
+- direction accuracy (flat actual moves and origins where the forecaster calls no direction
+  excluded) with a 95 % interval that respects overlap: h-minute outcomes started every minute
+  share minutes, so they are not independent trials. When origins are at least h minutes apart
+  (``stride >= h``, e.g. h = 1) the outcomes do not overlap and the interval is Wilson's (scipy);
+  otherwise it is a percentile moving-block bootstrap (blocks of ``max(ceil(h / stride),
+  ceil(n ** (1/3)))`` consecutive origins, 1000 resamples, fixed seed). ``direction_ci_method``
+  says which;
+- beside it, ``direction_majority_baseline``: the accuracy of always calling the majority direction
+  of the training period (``train_up_rate``, or measured on the candles before the first origin),
+  and ``direction_base_rate``: that of always calling the evaluated range's own majority
+  direction (an upper bound no constant call can beat), both on the same origins;
+- coverage and mean width of the prediction interval (USD and ``interval_width_bps``), and in
+  :meth:`Evaluation.to_dict` coverage by quintile of the window's volatility (sigma, the scale the
+  interval is calibrated on) and by UTC hour of the origin;
 - a Diebold-Mariano test of squared errors against persistence (Harvey-Leybourne-Newbold small-sample
-  version, with the MA(h-1) long-run variance that overlapping h-step forecasts need);
+  version, with the MA(k-1) long-run variance that overlapping forecasts need, k = ceil(h / stride)
+  origins overlapping). A missing p-value is *not a tie*: ``dm_note`` says why it is missing;
 - for P(up) at that horizon, the Brier score beside that of the constant base rate.
 """
 
@@ -32,21 +45,84 @@ METRICS = [
     "mae", "rmse", "mae_bps", "mae_ratio_vs_persistence", "direction_accuracy", "direction_ci_low",
     "direction_ci_high", "coverage", "interval_width", "dm_pvalue", "brier", "brier_base",
 ]
+# more columns of Evaluation.table, written under "diagnostics" by Evaluation.to_dict
+EXTRA = ["direction_ci_method", "direction_majority_baseline", "direction_base_rate",
+         "interval_width_bps", "dm_note"]
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
 
 
-def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """95 % Wilson score interval of a proportion."""
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion (scipy's), NaN when there are no trials."""
     if n == 0:
         return (math.nan, math.nan)
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (centre - half, centre + half)
+    ci = stats.binomtest(int(successes), int(n)).proportion_ci(confidence, method="wilson")
+    return (float(ci.low), float(ci.high))
+
+
+def block_length(h: int, stride: int, n: int) -> int:
+    """Bootstrap block length in origins: at least the overlap ``ceil(h / stride)``, and n^(1/3)."""
+    return max(math.ceil(h / stride), math.ceil(n ** (1 / 3)), 1)
+
+
+def block_bootstrap_ci(
+    hits: np.ndarray, used: np.ndarray, block: int, *, resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED, starts: np.ndarray | None = None, confidence: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile moving-block bootstrap interval of ``sum(hits) / sum(used)`` over a series.
+
+    Parameters
+    ----------
+    hits, used : (n,) booleans in time order; ``hits`` counts only where ``used``.
+    block : consecutive observations per block (>= the number of outcomes that overlap).
+    resamples, seed : bootstrap replicates and the seed of their block starts.
+    starts : (resamples, ceil(n / block)) block starts to use instead (shared across series).
+
+    Each replicate glues ``ceil(n / block)`` blocks drawn with replacement; block sums come from
+    cumulative sums, so the cost is one gather per block and no loop over replicates.
+    """
+    hits = np.asarray(hits, dtype="float64") * np.asarray(used, dtype="float64")
+    used = np.asarray(used, dtype="float64")
+    n = len(used)
+    if n == 0 or used.sum() == 0:
+        return (math.nan, math.nan)
+    block = int(min(max(block, 1), n))
+    if starts is None:
+        starts = bootstrap_starts(n, block, resamples, seed)
+    ch, cu = np.r_[0.0, np.cumsum(hits)], np.r_[0.0, np.cumsum(used)]
+    num = (ch[starts + block] - ch[starts]).sum(axis=1)
+    den = (cu[starts + block] - cu[starts]).sum(axis=1)
+    ratio = num[den > 0] / den[den > 0]
+    alpha = (1 - confidence) / 2
+    lo, hi = np.quantile(ratio, [alpha, 1 - alpha])
+    return (float(lo), float(hi))
+
+
+def bootstrap_starts(n: int, block: int, resamples: int = BOOTSTRAP_RESAMPLES,
+                     seed: int = BOOTSTRAP_SEED) -> np.ndarray:
+    """Random block starts (resamples, ceil(n / block)) in ``0 .. n - block``."""
+    block = int(min(max(block, 1), n))
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, n - block + 1, size=(resamples, math.ceil(n / block)))
+
+
+def dm_note(e_model: np.ndarray, e_base: np.ndarray) -> str:
+    """Why :func:`diebold_mariano` has or has no p-value: never read a missing one as a tie."""
+    d = np.asarray(e_model) ** 2 - np.asarray(e_base) ** 2
+    if len(d) < 10:
+        return f"not tested: {len(d)} origins, the test needs at least 10"
+    if not np.any(d):
+        return "not tested: identical errors at every origin"
+    return "tested"
 
 
 def diebold_mariano(e_model: np.ndarray, e_base: np.ndarray, h: int) -> float:
-    """Two-sided p-value of the HLN-corrected Diebold-Mariano test on squared errors."""
+    """Two-sided p-value of the HLN-corrected Diebold-Mariano test on squared errors.
+
+    ``h`` is the number of consecutive forecasts whose outcomes overlap (the horizon in origins):
+    the long-run variance adds the first ``h - 1`` autocovariances. NaN when the test cannot be
+    run (fewer than 10 origins, identical errors, a non-positive variance); see :func:`dm_note`.
+    """
     d = e_model**2 - e_base**2
     n = len(d)
     if n < 10 or not np.any(d):
@@ -113,9 +189,14 @@ def _ratio(a: float, b: float) -> float:
 
 @dataclass
 class Evaluation:
-    """The result of :func:`walk_forward`: a tidy metrics table plus what was evaluated."""
+    """The result of :func:`walk_forward`: a tidy metrics table plus what was evaluated.
 
-    table: pd.DataFrame  # index (forecaster, horizon), columns METRICS
+    ``details`` maps forecaster -> horizon -> lists (coverage by volatility quintile and by UTC
+    hour, with the origins counted in each); :meth:`to_dict` writes them with the ``EXTRA``
+    columns under ``diagnostics``, beside the ``METRICS`` under ``results``.
+    """
+
+    table: pd.DataFrame  # index (forecaster, horizon), columns METRICS + EXTRA
     n_origins: int
     skipped: int
     start: pd.Timestamp
@@ -124,17 +205,24 @@ class Evaluation:
     data: list[str] = field(default_factory=list)
     coverage: float = COVERAGE
     predictions: dict = field(default_factory=dict, repr=False)  # name -> (origins, mean cum returns)
+    details: dict = field(default_factory=dict, repr=False)  # name -> horizon -> lists
+    stride: int = 1
 
     def to_dict(self) -> dict:
-        results = {}
+        results, diagnostics = {}, {}
         for name in self.table.index.get_level_values(0).unique():
             sub = self.table.loc[name]
-            results[name] = {
-                str(h): {m: (None if pd.isna(v) else float(v)) for m, v in sub.loc[h].items()} for h in sub.index
+            results[name] = {str(h): {m: _plain(sub.loc[h, m]) for m in METRICS} for h in sub.index}
+            diagnostics[name] = {
+                str(h): {**{m: _plain(sub.loc[h, m]) for m in EXTRA if m in sub.columns},
+                         **{k: [_plain(x) for x in v]
+                            for k, v in self.details.get(name, {}).get(int(h), {}).items()}}
+                for h in sub.index
             }
         return {
             "model": self.model, "data": self.data, "start": str(self.start), "end": str(self.end),
-            "n_origins": self.n_origins, "skipped": self.skipped, "coverage_nominal": self.coverage, "results": results,
+            "n_origins": self.n_origins, "skipped": self.skipped, "stride": self.stride,
+            "coverage_nominal": self.coverage, "results": results, "diagnostics": diagnostics,
         }
 
     def to_json(self, path) -> None:
@@ -143,10 +231,42 @@ class Evaluation:
         write_json(path, self.to_dict())
 
     def summary(self, horizons=(1, 5, 10)) -> pd.DataFrame:
-        """A compact table: MAE in bps and its ratio to persistence, direction accuracy, coverage."""
-        cols = ["mae_bps", "mae_ratio_vs_persistence", "direction_accuracy", "coverage", "dm_pvalue", "brier", "brier_base"]
+        """A compact table: MAE in bps and its ratio to persistence, direction accuracy beside the
+        training majority's, coverage. A missing ``dm_pvalue`` means untested, not tied."""
+        cols = ["mae_bps", "mae_ratio_vs_persistence", "direction_accuracy",
+                "direction_majority_baseline", "coverage", "dm_pvalue", "brier", "brier_base"]
         sub = self.table.loc[(slice(None), list(horizons)), cols]
-        return sub.round(4)
+        return sub.astype(float).round(4)
+
+
+def _plain(v):
+    """A JSON-ready scalar: None for NaN, float for numbers, str for text."""
+    if isinstance(v, str):
+        return v
+    return None if pd.isna(v) else float(v)
+
+
+def train_up_rates(logc: np.ndarray, first_origin: int, horizon: int) -> np.ndarray:
+    """Share of up moves among the non-flat h-minute moves that end by ``first_origin``, per h.
+
+    NaN for a horizon with no such move (e.g. nothing before the first origin).
+    """
+    rates = np.full(horizon, np.nan)
+    for h in range(1, horizon + 1):
+        m = logc[h : first_origin + 1] - logc[: max(first_origin + 1 - h, 0)]
+        moving = m[m != 0]
+        if len(moving):
+            rates[h - 1] = float((moving > 0).mean())
+    return rates
+
+
+def _binned_coverage(inside: np.ndarray, bins: np.ndarray, k: int) -> tuple[list, list]:
+    """Coverage (NaN where empty) and origins counted in each of ``k`` bins."""
+    n = np.bincount(bins, minlength=k)
+    hits = np.bincount(bins, weights=inside.astype("float64"), minlength=k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = np.where(n > 0, hits / np.maximum(n, 1), np.nan)
+    return cov.tolist(), n.tolist()
 
 
 def walk_forward(
@@ -160,13 +280,33 @@ def walk_forward(
     model: str | None = None,
     data: list[str] | None = None,
     progress: bool = False,
+    train_up_rate: float | None = None,
 ) -> Evaluation:
-    """Evaluate every forecaster at the same origins. ``forecasters`` maps names to forecasters and
-    must include ``persistence`` (every ratio and DM test is against it)."""
+    """Evaluate every forecaster at the same origins.
+
+    Parameters
+    ----------
+    candles : one-minute candles; rows before ``start`` serve as windows (and see below).
+    forecasters : names to forecasters; must include ``persistence`` (every ratio and DM test
+        is against it).
+    start, end : first origin and end of the range (UTC, ``end`` exclusive).
+    stride : minutes between evaluation origins.
+    coverage : central coverage of the prediction intervals.
+    model, data : labels written into the result.
+    progress : show a progress bar over the forecasters.
+    train_up_rate : share of up moves in the training period, which sets the direction of
+        ``direction_majority_baseline`` (up when >= 0.5) at every horizon. When None it is
+        measured per horizon on the candles before the first origin (all h-minute moves that end
+        by it, flat ones excluded), i.e. the training period when ``candles`` start with it;
+        NaN baselines when there are none.
+    """
     if "persistence" not in forecasters:
         raise ModelError("walk_forward needs a 'persistence' forecaster to compare against")
     if stride < 1:
         raise DataError(f"stride {stride}: must be a positive number of minutes")
+    if train_up_rate is not None and not 0 <= train_up_rate <= 1:
+        raise DataError(f"train_up_rate {train_up_rate}: give the training period's share of up "
+                        "moves, between 0 and 1")
     shapes = {(f.window, f.horizon) for f in forecasters.values()}
     if len(shapes) != 1:
         raise ModelError(f"forecasters disagree on window/horizon: {sorted(shapes)}; evaluate them separately")
@@ -185,7 +325,17 @@ def walk_forward(
     sigma = window_sigma(windows(feats[:, :1], origins, window)[..., 0])
     up = actual > 0
     flat = actual == 0
-    rows, preds = [], {}
+    n = len(origins)
+    rank = np.empty(n, dtype=int)
+    rank[np.argsort(sigma, kind="stable")] = np.arange(n)
+    vol_bin = rank * 5 // n  # quintiles of equal size (to one origin)
+    hour_bin = ((times[origins] // 3_600_000_000_000) % 24).astype(int)
+    if train_up_rate is None:
+        up_rates = train_up_rates(logc, int(origins[0]), horizon)
+    else:
+        up_rates = np.full(horizon, float(train_up_rate))
+    starts_cache: dict[int, np.ndarray] = {}
+    rows, preds, details = [], {}, {}
     items = list(forecasters.items())
     if progress:
         from tqdm.auto import tqdm
@@ -201,6 +351,7 @@ def walk_forward(
         _, mean = preds[name]
         err = errors[name]
         cal = f.calibration
+        details[name] = {}
         if cal is not None:
             lo, hi = cal.interval(mean, sigma, coverage)
             p_up = np.column_stack([cal.p_up(mean[:, j], sigma, horizon_index=j) for j in range(horizon)])
@@ -210,28 +361,78 @@ def walk_forward(
             row = {"forecaster": name, "horizon": int(h), "mae": mae, "rmse": float(np.sqrt(np.mean(e**2))),
                    "mae_bps": float(np.mean(np.abs(e) / c0) * 1e4),
                    "mae_ratio_vs_persistence": _ratio(mae, float(np.mean(np.abs(base_err[:, j]))))}
-            moving = ~flat[:, j] & (mean[:, j] != 0)
-            n_dir = int(moving.sum())
-            if n_dir and np.any(mean[:, j] != 0):
-                hits = int((np.sign(mean[moving, j]) == np.sign(actual[moving, j])).sum())
-                lo_ci, hi_ci = wilson_interval(hits, n_dir)
-                row.update(direction_accuracy=hits / n_dir, direction_ci_low=lo_ci, direction_ci_high=hi_ci)
-            else:
-                row.update(direction_accuracy=math.nan, direction_ci_low=math.nan, direction_ci_high=math.nan)
+            row.update(_direction(mean[:, j], actual[:, j], int(h), stride, up_rates[j],
+                                  starts_cache))
             if cal is not None:
                 inside = (actual[:, j] >= lo[:, j]) & (actual[:, j] <= hi[:, j])
-                width = c0 * (np.exp(hi[:, j]) - np.exp(lo[:, j]))
+                rel_width = np.exp(hi[:, j]) - np.exp(lo[:, j])
                 base_rate = up[:, j].mean()
-                row.update(coverage=float(inside.mean()), interval_width=float(width.mean()),
+                row.update(coverage=float(inside.mean()),
+                           interval_width=float((c0 * rel_width).mean()),
+                           interval_width_bps=float(rel_width.mean() * 1e4),
                            brier=float(np.mean((p_up[:, j] - up[:, j]) ** 2)),
                            brier_base=float(np.mean((base_rate - up[:, j]) ** 2)))
+                by_vol, n_vol = _binned_coverage(inside, vol_bin, 5)
+                by_hour, n_hour = _binned_coverage(inside, hour_bin, 24)
             else:
-                row.update(coverage=math.nan, interval_width=math.nan, brier=math.nan, brier_base=math.nan)
-            row["dm_pvalue"] = math.nan if name == "persistence" else diebold_mariano(e, base_err[:, j], int(h))
+                row.update(coverage=math.nan, interval_width=math.nan, interval_width_bps=math.nan,
+                           brier=math.nan, brier_base=math.nan)
+                by_vol, n_vol = [math.nan] * 5, np.bincount(vol_bin, minlength=5).tolist()
+                by_hour, n_hour = [math.nan] * 24, np.bincount(hour_bin, minlength=24).tolist()
+            details[name][int(h)] = {"coverage_by_vol_quintile": by_vol, "n_by_vol_quintile": n_vol,
+                                     "coverage_by_hour": by_hour, "n_by_hour": n_hour}
+            if name == "persistence":
+                row.update(dm_pvalue=math.nan,
+                           dm_note="reference: every DM test is against persistence")
+            else:
+                overlap = math.ceil(int(h) / stride)
+                p = diebold_mariano(e, base_err[:, j], overlap)
+                note = dm_note(e, base_err[:, j])
+                if note == "tested" and math.isnan(p):
+                    note = "not tested: the long-run variance is not positive"
+                row.update(dm_pvalue=p, dm_note=note)
             rows.append(row)
-    table = pd.DataFrame(rows).set_index(["forecaster", "horizon"])[METRICS]
+    table = pd.DataFrame(rows).set_index(["forecaster", "horizon"])[METRICS + EXTRA]
     return Evaluation(
         table=table, n_origins=len(origins), skipped=skipped, start=candles.index[origins[0]],
         end=candles.index[origins[-1]], model=model or next(iter(forecasters)), data=list(data or []),
-        coverage=coverage, predictions=preds,
+        coverage=coverage, predictions=preds, details=details, stride=stride,
     )
+
+
+def _direction(pred: np.ndarray, actual: np.ndarray, h: int, stride: int, train_up: float,
+               starts_cache: dict) -> dict:
+    """Direction accuracy, its overlap-aware 95 % interval and the two constant-call baselines.
+
+    Scored on origins where the actual move is not flat and the forecaster calls a direction
+    (for one that never calls any, the baselines use every non-flat move).
+    """
+    moving = (actual != 0) & (pred != 0)
+    scored = moving if moving.any() else actual != 0
+    n_dir = int(moving.sum())
+    out = {"direction_accuracy": math.nan, "direction_ci_low": math.nan,
+           "direction_ci_high": math.nan, "direction_ci_method": "none: no direction called",
+           "direction_majority_baseline": math.nan, "direction_base_rate": math.nan}
+    if scored.any():
+        share_up = float((actual[scored] > 0).mean())
+        out["direction_base_rate"] = max(share_up, 1 - share_up)
+        if not math.isnan(train_up):
+            out["direction_majority_baseline"] = share_up if train_up >= 0.5 else 1 - share_up
+    if n_dir == 0:
+        return out
+    hit = np.sign(pred) == np.sign(actual)
+    hits = int((hit & moving).sum())
+    if stride >= h:
+        lo, hi = wilson_interval(hits, n_dir)
+        method = "wilson: outcomes do not overlap"
+    else:
+        n = len(pred)
+        block = min(block_length(h, stride, n), n)
+        if block not in starts_cache:
+            starts_cache[block] = bootstrap_starts(n, block)
+        lo, hi = block_bootstrap_ci(hit, moving, block, starts=starts_cache[block])
+        method = (f"moving-block bootstrap: blocks of {block} origins, "
+                  f"{BOOTSTRAP_RESAMPLES} resamples")
+    out.update(direction_accuracy=hits / n_dir, direction_ci_low=lo, direction_ci_high=hi,
+               direction_ci_method=method)
+    return out

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from cryptousd import DataError, ModelError
 from cryptousd.backtest import backtest_all, signals_from_forecast, simulate
-from cryptousd.forecast import Persistence
+from cryptousd.forecast import Forecaster, Persistence
 
 from .test_evaluate import Leaky, calibrated
 
@@ -19,9 +21,10 @@ def test_pnl_on_a_hand_computed_sequence_with_fees():
     net, equity, trades, costs = simulate(prices, pos, fee_bps=10, slippage_bps=0)
     # period 1: +10 % minus entry fee 0.1 %; period 2: -10 %; period 3: flat but pay the exit;
     # period 4: re-enter (fee) and +10 %, then the final exit (fee)
-    np.testing.assert_allclose(net, [0.10 - 0.001, -0.10, -0.001, 0.10 - 0.002])
+    # costs are multiplicative: entering keeps 0.999 of the capital, exiting 0.999 of its value
+    np.testing.assert_allclose(net, [0.999 * 1.1 - 1, -0.10, -0.001, 0.999**2 * 1.1 - 1])
     assert trades == 3 and costs == pytest.approx(0.004)
-    np.testing.assert_allclose(equity[-1], (1.099) * 0.9 * 0.999 * 1.098)
+    np.testing.assert_allclose(equity[-1], 0.999 * 1.1 * 0.9 * 0.999 * 0.999**2 * 1.1)
 
 
 def test_threshold_must_clear_round_trip_costs():
@@ -51,10 +54,7 @@ def test_buy_and_hold_pays_one_entry_and_one_exit(candles):
     bh = rep.results["buy_and_hold"]
     first = candles.index.get_loc(rep.start)
     closes = candles["close"].to_numpy()[first : first + 10 * len(bh.period_returns) + 1 : 10]
-    g = closes[1:] / closes[:-1] - 1
-    g[0] -= 0.001
-    g[-1] -= 0.001
-    assert bh.equity.iloc[-1] == pytest.approx(np.prod(1 + g), rel=1e-12)
+    assert bh.equity.iloc[-1] == pytest.approx(closes[-1] / closes[0] * 0.999**2, rel=1e-12)
     assert bh.trades == 1 and bh.fees_paid == pytest.approx(0.002)
 
 
@@ -63,6 +63,10 @@ def test_bad_backtest_requests(candles):
         backtest_all(candles, {"p": Persistence()}, fee_bps=-1)
     with pytest.raises(ModelError, match="hold between 1 and 10"):
         backtest_all(candles, {"p": Persistence()}, hold=11)
+    with pytest.raises(DataError, match="hold 0: .* positive"):
+        backtest_all(candles, {"p": Persistence()}, hold=0)
+    with pytest.raises(TypeError):  # no stride: hold alone sets the periods
+        backtest_all(candles, {"p": Persistence()}, stride=1)
 
 
 def test_forecasts_from_an_evaluation_are_reused_and_give_the_same_result(candles):
@@ -80,3 +84,109 @@ def test_forecasts_from_an_evaluation_are_reused_and_give_the_same_result(candle
     reused = backtest_all(candles, {"persistence": p, "leaky": Refuses()}, start=candles.index[2000],
                           forecasts=ev.predictions).table()
     pd.testing.assert_frame_equal(fresh, reused)
+
+
+class Scripted(Forecaster):
+    """Forecasts a scripted return at each row (the same at every horizon), to fix the signals."""
+
+    name = "scripted"
+
+    def __init__(self, values, window: int = 1, horizon: int = 2):
+        self.values, self.window, self.horizon = np.asarray(values, "float64"), window, horizon
+
+    def predict_cum(self, feats, logc, next_time_ns):
+        raise NotImplementedError
+
+    def predict_origins(self, feats, logc, times_ns, origins, chunk=8192):
+        return np.repeat(self.values[origins, None], self.horizon, axis=1)
+
+
+def frame(close) -> pd.DataFrame:
+    close = np.asarray(close, "float64")
+    idx = pd.date_range("2025-01-01", periods=len(close), freq="1min", tz="UTC", name="open_time")
+    return pd.DataFrame({"open": close, "high": close, "low": close, "close": close, "volume": 1.0},
+                        index=idx.as_unit("ns"))
+
+
+def test_overlapping_signals_trade_through_staggered_sub_accounts_by_hand():
+    c = frame([100, 110, 121, 110, 99, 99, 108.9])
+    # origins 0..4 (a 2-minute horizon after each); long at 0, 1, 3, 4 and flat at 2
+    f = Scripted([1, 1, -1, 1, 1, 0, 0])
+    rep = backtest_all(c, {"s": f}, fee_bps=10, slippage_bps=0, hold=2, staggered=True)
+    k = 0.999
+    # sub-account A trades origins 0, 2, 4: long 100 -> 121, flat 121 -> 99, long 99 -> 108.9
+    a1, a2, a3 = k * 1.21, k * 1.21 * k, k * 1.21 * k * k * 1.1 * k
+    # sub-account B trades origins 1, 3: long 110 -> 110, long 110 -> 99, then the exit
+    b1, b2 = k * 1.0, k * 1.0 * 0.9 * k
+    eq = rep.results["s"].equity
+    assert list(eq.index) == list(c.index[2:7])
+    np.testing.assert_allclose(eq.to_numpy(), [(a1 + 1) / 2, (a1 + b1) / 2, (a2 + b1) / 2,
+                                               (a2 + b2) / 2, (a3 + b2) / 2], rtol=1e-12)
+    r = rep.results["s"]
+    np.testing.assert_allclose(r.period_returns, [k * 1.21 - 1, k - 1, k - 1, 0.9 * k - 1,
+                                                  k * k * 1.1 - 1], rtol=1e-12)
+    assert r.trades == 4 and r.positions.tolist() == [1, 1, 0, 1, 1]
+    assert r.fees_paid == pytest.approx((4 * 0.001 + 2 * 0.001) / 2)  # per 1/2 of the capital
+    assert rep.table().loc["s", "total_return"] == pytest.approx((a3 + b2) / 2 - 1, rel=1e-12)
+    # the same signals in one account, positions 2 minutes apart: origins 0, 2, 4 only
+    one = backtest_all(c, {"s": f}, fee_bps=10, slippage_bps=0, hold=2).results["s"]
+    assert one.equity.iloc[-1] == pytest.approx(a3, rel=1e-12) and len(one.positions) == 3
+
+
+@pytest.mark.parametrize("staggered", [False, True])
+def test_always_long_equals_buy_and_hold_and_never_in_is_exactly_zero(candles, staggered):
+    n = len(candles)
+    rules = {"long": Scripted(np.ones(n), 60, 10), "never": Scripted(np.zeros(n), 60, 10),
+             "long but one": Scripted(np.r_[np.ones(3000), 0.0, np.ones(n - 3001)], 60, 10)}
+    rep = backtest_all(candles, rules, start=candles.index[2000], staggered=staggered)
+    t = rep.table()
+    assert t.loc["long", "total_return"] == pytest.approx(t.loc["buy_and_hold", "total_return"],
+                                                           rel=1e-12)
+    assert t.loc["never", "total_return"] == 0.0 and t.loc["never", "trades"] == 0
+    assert (rep.results["never"].equity == 1.0).all()
+    # one flat period costs one extra exit and entry and misses that period's move
+    if not staggered:
+        r = rep.results["long but one"]
+        i = int(np.flatnonzero(r.positions == 0)[0])
+        move = 1 + rep.results["buy_and_hold"].period_returns[i]  # a middle period: no fee
+        expected = (1 + t.loc["buy_and_hold", "total_return"]) / move * (1 - 0.0011) ** 2
+        assert 1 + t.loc["long but one", "total_return"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_buy_and_hold_with_every_cli_default_on_real_data(archives, tmp_path):
+    from cryptousd import load_candles
+    from cryptousd.cli import main
+
+    out = tmp_path / "b.json"
+    assert main(["backtest", "--data", str(archives[14]), "--start", "2025-03-25",
+                 "--json", str(out)]) == 0
+    d = json.loads(out.read_text())
+    c = load_candles(archives[14])["close"]
+    first, last = c[pd.Timestamp(d["start"])], c[pd.Timestamp(d["end"])]
+    assert d["start"].startswith("2025-03-25 00:00") and d["end"].startswith("2025-03-31 23:50")
+    cost = (d["fee_bps"] + d["slippage_bps"]) / 1e4  # 10 + 1 bps per side, paid twice
+    bh = d["results"]["buy_and_hold"]
+    assert bh["total_return"] == pytest.approx(last / first * (1 - cost) ** 2 - 1, rel=1e-9)
+    assert -0.065 < bh["total_return"] < -0.055  # the market fell about 5.9 % over those days
+    assert bh["trades"] == 1 and bh["costs"] == pytest.approx(2 * cost)
+    assert d["hold_minutes"] == 10 and d["staggered"] is False
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--stride", "1"], "backtest takes no --stride"), (["--stride"], "backtest takes no --stride"),
+    (["--hold", "0"], "--hold 0: "), (["--hold", "-3"], "--hold -3: ")])
+def test_cli_backtest_rejects_stride_and_bad_hold_in_one_line(argv, message, capsys):
+    from cryptousd.cli import main
+
+    assert main(["backtest", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {message}") and "\n" not in err
+
+
+def test_backtest_help_documents_non_overlapping_positions(capsys):
+    from cryptousd.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["backtest", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Positions never overlap" in out and "--every-minute" in out and "--stride" not in out
