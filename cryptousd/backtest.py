@@ -31,11 +31,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .times import index_ns
 from .config import HORIZON
 from .errors import DataError, ModelError
 from .evaluate import valid_origins
-from .features import candle_features
+from .features import series_arrays
 
 MINUTES_PER_YEAR = 365 * 24 * 60
 
@@ -191,16 +190,14 @@ def backtest_all(
     if len(origins) < 2:
         raise DataError("too few periods to backtest; widen the range")
     accounts = hold if staggered else 1
-    close = candles["close"].to_numpy("float64")
-    feats = candle_features(candles)
-    logc = np.log(close)
-    times = index_ns(candles.index)
+    arr = series_arrays(candles)
+    close = arr.close
     results = {}
     costs = {"fee_bps": fee_bps, "slippage_bps": slippage_bps}
     for name, f in forecasters.items():
         mean = _reuse(forecasts, name, origins)
         if mean is None:
-            mean = f.predict_origins(feats, logc, times, origins)
+            mean = f.predict_origins(arr.feats, arr.logc, arr.times, origins)
         sig = signals_from_forecast(np.expm1(mean[:, hold - 1]), margin_bps=margin_bps,
                                     allow_short=allow_short, **costs)
         results[name] = _run(name, close, origins, sig, candles.index, hold, accounts, **costs)

@@ -37,7 +37,7 @@ from scipy import stats
 from .times import index_ns
 from .config import COVERAGE, INTERVAL_NS
 from .errors import DataError, ModelError
-from .features import candle_features, windows
+from .features import series_arrays, windows
 from .forecast.base import Forecaster
 from .forecast.intervals import window_sigma
 
@@ -45,7 +45,7 @@ METRICS = [
     "mae", "rmse", "mae_bps", "mae_ratio_vs_persistence", "direction_accuracy", "direction_ci_low",
     "direction_ci_high", "coverage", "interval_width", "dm_pvalue", "brier", "brier_base",
 ]
-# more columns of Evaluation.table, written under "diagnostics" by Evaluation.to_dict
+# more columns of Evaluation.table, written beside METRICS in each result row by to_dict
 EXTRA = ["direction_ci_method", "direction_majority_baseline", "direction_base_rate",
          "interval_width_bps", "dm_note"]
 BOOTSTRAP_RESAMPLES = 1000
@@ -192,8 +192,8 @@ class Evaluation:
     """The result of :func:`walk_forward`: a tidy metrics table plus what was evaluated.
 
     ``details`` maps forecaster -> horizon -> lists (coverage by volatility quintile and by UTC
-    hour, with the origins counted in each); :meth:`to_dict` writes them with the ``EXTRA``
-    columns under ``diagnostics``, beside the ``METRICS`` under ``results``.
+    hour, with the origins counted in each); :meth:`to_dict` writes them, the ``METRICS`` and the
+    ``EXTRA`` columns in one row per forecaster and horizon under ``results``.
     """
 
     table: pd.DataFrame  # index (forecaster, horizon), columns METRICS + EXTRA
@@ -209,12 +209,11 @@ class Evaluation:
     stride: int = 1
 
     def to_dict(self) -> dict:
-        results, diagnostics = {}, {}
+        results = {}
         for name in self.table.index.get_level_values(0).unique():
             sub = self.table.loc[name]
-            results[name] = {str(h): {m: _plain(sub.loc[h, m]) for m in METRICS} for h in sub.index}
-            diagnostics[name] = {
-                str(h): {**{m: _plain(sub.loc[h, m]) for m in EXTRA if m in sub.columns},
+            results[name] = {
+                str(h): {**{m: _plain(sub.loc[h, m]) for m in [*METRICS, *EXTRA] if m in sub.columns},
                          **{k: [_plain(x) for x in v]
                             for k, v in self.details.get(name, {}).get(int(h), {}).items()}}
                 for h in sub.index
@@ -222,7 +221,7 @@ class Evaluation:
         return {
             "model": self.model, "data": self.data, "start": str(self.start), "end": str(self.end),
             "n_origins": self.n_origins, "skipped": self.skipped, "stride": self.stride,
-            "coverage_nominal": self.coverage, "results": results, "diagnostics": diagnostics,
+            "coverage_nominal": self.coverage, "results": results,
         }
 
     def to_json(self, path) -> None:
@@ -314,10 +313,8 @@ def walk_forward(
     origins, skipped = valid_origins(candles, window, horizon, stride, start, end)
     if len(origins) == 0:
         raise DataError(f"no usable origins between {start} and {end} ({skipped} touch gaps); pick another range")
-    feats = candle_features(candles)
-    close = candles["close"].to_numpy("float64")
-    logc = np.log(close)
-    times = index_ns(candles.index)
+    arr = series_arrays(candles)
+    feats, close, logc, times = arr.feats, arr.close, arr.logc, arr.times
     ks = np.arange(1, horizon + 1)
     actual = logc[origins[:, None] + ks] - logc[origins, None]
     c0 = close[origins]

@@ -45,8 +45,13 @@ def test_evaluate_writes_the_documented_json(tmp_path, archives, capsys):
     assert set(d) >= {"model", "data", "start", "end", "n_origins", "skipped", "results"}
     assert set(d["results"]) == {d["model"], "persistence", "drift", "ar"}
     row = d["results"]["ar"]["10"]
-    assert set(row) == {"mae", "rmse", "mae_bps", "mae_ratio_vs_persistence", "direction_accuracy", "direction_ci_low",
-                        "direction_ci_high", "coverage", "interval_width", "dm_pvalue", "brier", "brier_base"}
+    assert set(row) >= {"mae", "rmse", "mae_bps", "mae_ratio_vs_persistence", "direction_accuracy", "direction_ci_low",
+                        "direction_ci_high", "coverage", "interval_width", "dm_pvalue", "brier", "brier_base",
+                        "direction_majority_baseline", "direction_base_rate", "direction_ci_method",
+                        "interval_width_bps", "coverage_by_vol_quintile", "coverage_by_hour"}
+    assert len(row["coverage_by_vol_quintile"]) == 5 and len(row["coverage_by_hour"]) == 24
+    assert row["direction_ci_method"].startswith("moving-block bootstrap")  # stride 7 < 10: outcomes overlap
+    assert row["direction_ci_low"] <= row["direction_accuracy"] <= row["direction_ci_high"]
     assert d["results"]["persistence"]["1"]["mae_ratio_vs_persistence"] == 1.0
     assert d["n_origins"] > 250 and "origins from" in capsys.readouterr().out
 

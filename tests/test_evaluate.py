@@ -66,10 +66,9 @@ def test_json_shape(candles, forecasters, tmp_path):
     d = ev.to_dict()
     assert set(d) >= {"model", "data", "start", "end", "n_origins", "skipped", "results"}
     assert set(d["results"]) == {"drift", "persistence"} and list(d["results"]["drift"]) == [str(h) for h in range(1, 11)]
-    assert set(d["results"]["drift"]["1"]) == set(METRICS)
-    diag = d["diagnostics"]["drift"]["10"]
-    assert set(diag) == set(EXTRA) | {"coverage_by_vol_quintile", "n_by_vol_quintile",
-                                      "coverage_by_hour", "n_by_hour"}
+    diag = d["results"]["drift"]["10"]
+    assert set(diag) == set(METRICS) | set(EXTRA) | {"coverage_by_vol_quintile", "n_by_vol_quintile",
+                                                     "coverage_by_hour", "n_by_hour"}
     assert len(diag["coverage_by_vol_quintile"]) == 5 and len(diag["coverage_by_hour"]) == 24
     assert isinstance(diag["direction_ci_method"], str) and isinstance(diag["dm_note"], str)
     assert d["results"]["persistence"]["3"]["direction_accuracy"] is None
@@ -252,7 +251,7 @@ def test_coverage_by_volatility_quintile_and_hour_average_back_to_coverage(candl
     ev = walk_forward(candles, forecasters, start=candles.index[2000])
     d = ev.to_dict()
     for h in (1, 5, 10):
-        diag = d["diagnostics"]["drift"][str(h)]
+        diag = d["results"]["drift"][str(h)]
         cov = d["results"]["drift"][str(h)]["coverage"]
         q, nq = np.array(diag["coverage_by_vol_quintile"]), np.array(diag["n_by_vol_quintile"])
         assert len(q) == 5 and nq.sum() == ev.n_origins and nq.max() - nq.min() <= 1
