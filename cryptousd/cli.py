@@ -101,15 +101,14 @@ def cmd_data_info(args) -> dict:
 
 # model ----------------------------------------------------------------------------------------
 def _load_data(paths):
-    from .candle_files import load_candles
+    """The candles named by ``--data`` (files, folders or ``store``), else the ones the resolver
+    finds (CRYPTOUSD_DATA, data/store, data/archive, ../shared/data, the bundled sample)."""
+    from .locate import locate_candles
 
-    if not paths:
-        from .config import shared_archives
-
-        paths = [str(p) for p in shared_archives()]
-        if not paths:
-            raise CryptoUSDError("no --data given and no ../shared/data archives found; pass --data FILES or --data store")
-    return load_candles(paths[0] if paths == ["store"] else paths), paths
+    where = locate_candles(paths)
+    print(f"data: {where}")
+    names = [p.name for p in where.files()] or [f"store {where.source.root}"]
+    return where.load(), names
 
 
 def cmd_train(args) -> dict:
@@ -127,7 +126,7 @@ def cmd_train(args) -> dict:
                       patience=args.patience).validated()
     out = Path(args.out) if args.out else MODELS_DIR / f"lstm-{args.variant}"
     command = "cryptousd " + " ".join(sys.argv[1:]) if sys.argv and "cryptousd" in sys.argv[0] else None
-    card = train(candles, out, config=cfg, split=split, data_description=[Path(p).name for p in paths], command=command)
+    card = train(candles, out, config=cfg, split=split, data_description=paths, command=command)
     from .forecast.report import card_summary
 
     print(card_summary(card))
@@ -143,7 +142,7 @@ def cmd_evaluate(args) -> dict:
     model = load_forecaster(args.model)
     forecasters = {model.name: model, **load_baselines(args.model)}
     ev = walk_forward(candles, forecasters, start=args.start, end=args.end, stride=args.stride, model=model.name,
-                      data=[Path(p).name for p in paths], progress=True)
+                      data=paths, progress=True)
     import pandas as pd
 
     with pd.option_context("display.width", 160, "display.max_columns", 20):
@@ -173,7 +172,7 @@ def cmd_backtest(args) -> dict:
           f"from {report.start} to {report.end}")
     print(report.table().to_string())
     out = report.to_dict()
-    out.update(model=model.name, data=[Path(p).name for p in paths])
+    out.update(model=model.name, data=paths)
     return out
 
 
@@ -202,6 +201,10 @@ def cmd_notebooks(args) -> dict:
 
 
 # parser ---------------------------------------------------------------------------------------
+DATA_HELP = ("archive files or folders, or 'store' (default: CRYPTOUSD_DATA, data/store, data/archive, "
+             "../shared/data where it exists, else the 7-day sample shipped with the package)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .forecast.prepare import VARIANTS, TrainConfig
 
@@ -237,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     defaults = TrainConfig()
     t = add("train", cmd_train, "train the LSTM and write a model folder with its card")
-    t.add_argument("--data", nargs="+", help="archive files/folders, or 'store' (default: ../shared/data archives)")
+    t.add_argument("--data", nargs="+", help=DATA_HELP)
     t.add_argument("--variant", choices=VARIANTS, default=defaults.variant)
     t.add_argument("--epochs", type=int, default=defaults.epochs)
     t.add_argument("--stride", type=int, default=defaults.stride,
@@ -259,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         e = add(name, func, help_)
         e.add_argument("--data", nargs="+",
-                       help="archive files/folders, or 'store' (default: ../shared/data archives)")
+                       help=DATA_HELP)
         e.add_argument("--model", default=None,
                        help=f"model folder or name (default {DEFAULT_MODEL})")
         e.add_argument("--start", help="first origin (UTC)")

@@ -43,10 +43,10 @@ import hashlib
 import os
 import re
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Iterable
 
 import pandas as pd
 import requests
@@ -54,8 +54,14 @@ import requests
 from ..candle_files import read_candle_file
 from ..candle_store import CandleStore
 from ..config import DATA_DIR, INTERVAL
-from ..errors import BadReply, DataError, RegionBlocked, SourceError, SourceTimeout
-from ..errors import SourceUnavailable
+from ..errors import (
+    BadReply,
+    DataError,
+    RegionBlocked,
+    SourceError,
+    SourceTimeout,
+    SourceUnavailable,
+)
 from ..files import atomic_write, file_mode, fsync_dir
 
 DEFAULT_BASE_URL = "https://data.binance.vision"
@@ -91,7 +97,7 @@ def normalize_symbol(symbol: str) -> str:
         joined = re.sub(r"[^A-Za-z0-9]", "", text).upper() or "BTCUSDT"
         raise DataError(
             f"symbol {symbol!r}: Binance archive symbols are letters and digits only; "
-            f"write {joined} (e.g. BTCUSDT, not BTC/USDT)"
+            f"write {joined}, without '/', '-' or spaces"
         )
     return text.upper()
 
@@ -142,7 +148,7 @@ def _parse_month(text: str, what: str) -> tuple[int, int]:
 
 
 def _today_utc() -> date:
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 def _months(start: tuple[int, int], end: tuple[int, int]) -> list[tuple[int, int]]:

@@ -1,19 +1,18 @@
 """Choosing and opening a market-data source by name, with the ``auto`` fallback chain.
 
 ``auto`` tries the exchange, then a replay of local candles (``CRYPTOUSD_REPLAY``, the store, the
-shared archives), then a simulated market, and says why it fell back.
+shared archives, the bundled sample), then a simulated market, and says why it fell back.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pandas as pd
 
 from ..candle_files import load_candles
 from ..candle_store import CandleStore
-from ..config import DEFAULT_EXCHANGE, DEFAULT_SYMBOL, STORE_DIR, shared_archives
+from ..config import DEFAULT_EXCHANGE, DEFAULT_SYMBOL
 from ..errors import CryptoUSDError, DataError
+from ..locate import locate_candles
 from .base import Source
 from .exchange import ExchangeSource
 from .replay import ReplaySource, SimulatedSource
@@ -31,20 +30,17 @@ def _recent_from_store(store: CandleStore) -> pd.DataFrame:
 
 
 def replay_candles(replay: tuple[str, ...] = ()) -> tuple[pd.DataFrame, str]:
-    """Local candles to replay and their name: the given files or store folder, else the store's
-    last month, else the last shared archive."""
-    if replay:
-        paths = [Path(p) for p in replay]
-        if len(paths) == 1 and paths[0].is_dir() and any(paths[0].rglob("*.parquet")):
-            return _recent_from_store(CandleStore(paths[0])), str(paths[0])
-        return load_candles([str(p) for p in paths]), ", ".join(p.name for p in paths)
-    store = CandleStore(STORE_DIR)
-    if store.series():
-        return _recent_from_store(store), f"{store.root} (last {REPLAY_STORE_DAYS} days)"
-    archives = shared_archives()
-    if archives:
-        return load_candles(archives[-1]), archives[-1].name
-    raise DataError("no local candles to replay (no CRYPTOUSD_REPLAY, empty data/store, no ../shared/data)")
+    """Local candles to replay and their name: the given files or store folder, else what
+    :func:`cryptousd.locate.locate_candles` finds (a store plays its last month; archives their
+    last file; the bundled sample all of its seven days)."""
+    where = locate_candles(list(replay) or None)
+    if isinstance(where.source, CandleStore):
+        return _recent_from_store(where.source), f"{where.source.root} (last {REPLAY_STORE_DAYS} days)"
+    files = where.files()
+    name = "the bundled sample " + files[-1].name if where.is_sample else ", ".join(f.name for f in files[-1:])
+    if where.kind == "given":
+        return load_candles(files), ", ".join(f.name for f in files)
+    return load_candles(files[-1]), name
 
 
 def make_source(kind: str = "auto", symbol: str = DEFAULT_SYMBOL, *, replay: tuple[str, ...] = (),

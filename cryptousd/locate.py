@@ -1,0 +1,106 @@
+"""Where are the candles? One answer for the CLI, the notebooks, the dashboard and the tests.
+
+:func:`locate_candles` looks, in this order, and says which it used:
+
+1. what the caller names: files or folders, or ``"store"`` for the local store;
+2. ``CRYPTOUSD_DATA``: files, folders or a store folder, ``os.pathsep``-separated;
+3. ``data/store`` (the local store, when it holds candles), then ``data/archive`` (zips that
+   ``cryptousd fetch --source binance-vision`` downloaded);
+4. ``../shared/data``, only where that folder happens to exist (our own machines);
+5. the small real sample shipped inside the package (seven days of BTC/USDT, 2025-03-25..31).
+
+A user's fresh clone has only the sample, so everything runs there, quickly; the fetch command
+in :data:`FETCH_HINT` brings the full history.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .candle_files import expand_paths, load_candles
+from .candle_store import CandleStore
+from .config import DATA_DIR, STORE_DIR, shared_archives
+from .errors import DataError
+
+SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
+SAMPLE_FILE = SAMPLE_DIR / "BTCUSDT-1m-2025-03-25_31.zip"
+ARCHIVE_DIR = DATA_DIR / "archive" / "binance" / "spot" / "BTCUSDT-1m"
+FETCH_HINT = ("cryptousd fetch --source binance-vision --symbol BTCUSDT --interval 1m "
+              "--start 2024-01 --end 2025-03")
+
+
+@dataclass(frozen=True)
+class DataLocation:
+    """Candles found by :func:`locate_candles`: what to load, which rule found it, and a line for people."""
+
+    source: object  # what load_candles takes: a list of files, or a CandleStore
+    kind: str  # "given", "CRYPTOUSD_DATA", "store", "archive", "shared", "sample"
+    description: str
+
+    @property
+    def is_sample(self) -> bool:
+        return self.kind == "sample"
+
+    def files(self) -> list[Path]:
+        """The files behind this location (empty for a store)."""
+        return [] if isinstance(self.source, CandleStore) else list(self.source)
+
+    def load(self, **kwargs) -> pd.DataFrame:
+        """The candles, as :func:`cryptousd.load_candles` reads them (same keyword arguments)."""
+        return load_candles(self.source, **kwargs)
+
+    def __str__(self) -> str:
+        return self.description
+
+
+def _store_or_files(paths: list[str], kind: str) -> DataLocation:
+    if len(paths) == 1 and Path(paths[0]).is_dir() and any(Path(paths[0]).rglob("*.parquet")):
+        store = CandleStore(paths[0])
+        return DataLocation(store, kind, f"{kind}: the candle store in {store.root}")
+    files = expand_paths(paths)
+    missing = [str(f) for f in files if not f.exists()]
+    if missing:
+        raise DataError(f"{missing[0]}: no such file or folder ({kind}); check the path")
+    what = files[0].name if len(files) == 1 else f"{len(files)} files, {files[0].name} .. {files[-1].name}"
+    return DataLocation(files, kind, f"{kind}: {what}")
+
+
+def locate_candles(data=None, *, env=None) -> DataLocation:
+    """Find the candles to use (see the module's docstring for the order).
+
+    Parameters
+    ----------
+    data : None, ``"store"``, a path, or a list of paths (``os.pathsep``-separated in a string).
+    env : the environment to read ``CRYPTOUSD_DATA`` from (default ``os.environ``).
+    """
+    env = os.environ if env is None else env
+    if isinstance(data, (list, tuple)) and len(data) == 1:
+        data = data[0]
+    if isinstance(data, CandleStore):
+        return DataLocation(data, "given", f"given: the candle store in {data.root}")
+    if isinstance(data, str) and data == "store":
+        store = CandleStore(STORE_DIR)
+        if not store.series():
+            raise DataError(f"store {store.root}: holds no candles yet; run `{FETCH_HINT}` first")
+        return DataLocation(store, "given", f"given: the candle store in {store.root}")
+    if data:
+        paths = data.split(os.pathsep) if isinstance(data, str) else [str(p) for p in data]
+        return _store_or_files([p for p in paths if p], "given")
+    if env.get("CRYPTOUSD_DATA"):
+        return _store_or_files([p for p in env["CRYPTOUSD_DATA"].split(os.pathsep) if p], "CRYPTOUSD_DATA")
+    store = CandleStore(STORE_DIR)
+    if store.series():
+        return DataLocation(store, "store", f"store: the candle store in {store.root}")
+    archived = sorted(ARCHIVE_DIR.glob("BTCUSDT-1m-*.zip"))
+    if archived:
+        return _store_or_files([str(p) for p in archived], "archive")
+    shared = shared_archives()
+    if shared:
+        return _store_or_files([str(p) for p in shared], "shared")
+    return DataLocation([SAMPLE_FILE], "sample",
+                        f"sample: the 7 days shipped with the package ({SAMPLE_FILE.name}); "
+                        f"for the full history run `{FETCH_HINT}`")
