@@ -34,6 +34,8 @@ def cmd_fetch(args) -> dict:
     from .candle_store import CandleStore
 
     store = CandleStore(args.store)
+    if args.source == "binance-vision":
+        return _fetch_binance_vision(args, store)
     if args.archive:
         from .candle_files import import_candle_files
 
@@ -72,6 +74,31 @@ def cmd_fetch(args) -> dict:
         added = store.append(frame, source=name, symbol=src.symbol) if len(frame) else 0
         result = {"source": name, "symbol": src.symbol, "start": str(start), "end": str(end), "rows": len(frame), "new_rows": added}
     print(f"{result['new_rows']} new candles in {store.root}")
+    return result
+
+
+def _fetch_binance_vision(args, store) -> dict:
+    """Download Binance's public monthly archives (checksummed, resumable) and import them."""
+    from .sources.binance_vision import DEFAULT_BASE_URL, download_archive, import_archives
+
+    if not (args.start and args.end):
+        raise CryptoUSDError("--source binance-vision needs --start YYYY-MM and --end YYYY-MM, "
+                             "e.g. --start 2024-01 --end 2025-03")
+    report = download_archive(args.symbol or "BTCUSDT", args.interval, start=args.start, end=args.end,
+                              market=args.market, base_url=args.base_url or DEFAULT_BASE_URL,
+                              dest=args.dest)
+    print(report.summary())
+    for name, why in report.failed.items():
+        print(f"failed  {name}: {why}")
+    added = import_archives(report, store, market=args.market) if report.files else 0
+    print(f"{added:,d} new candles in {store.root}")
+    result = {"source": "binance-vision", "downloaded": [str(f) for f in report.downloaded],
+              "skipped": [str(f) for f in report.skipped], "missing": report.missing,
+              "failed": report.failed, "new_rows": added}
+    if not report.ok:
+        _write_result(result, getattr(args, "json", None))
+        raise CryptoUSDError(f"{len(report.failed)} file(s) failed (listed above); the good ones are kept "
+                             "and imported: run the same command again to retry the rest")
     return result
 
 
@@ -218,15 +245,23 @@ def build_parser() -> argparse.ArgumentParser:
         return sp
 
     f = add("fetch", cmd_fetch, "fetch candles from an exchange, Yahoo or archive files into the local store")
-    f.add_argument("--source", choices=["exchange", "yahoo"], default="exchange")
+    f.add_argument("--source", choices=["exchange", "yahoo", "binance-vision"], default="exchange",
+                   help="exchange (ccxt, recent candles), yahoo, or binance-vision (Binance's public "
+                   "monthly archives: the full history, checksummed)")
+    f.add_argument("--interval", default="1m", help="binance-vision: kline interval (default 1m)")
+    f.add_argument("--market", choices=["spot", "um"], default="spot",
+                   help="binance-vision: spot (default) or um (USD-M futures)")
+    f.add_argument("--base-url", help="binance-vision: the archive's address (default the public one)")
+    f.add_argument("--dest", help="binance-vision: where the zips go "
+                   "(default data/archive/binance/<market>/<SYMBOL>-<interval>)")
     f.add_argument("--exchange", default=DEFAULT_EXCHANGE, help=f"ccxt exchange id (default {DEFAULT_EXCHANGE})")
     f.add_argument("--symbol", help=f"market symbol (default {DEFAULT_SYMBOL}; Yahoo: "
                    f"{DEFAULT_YAHOO_TICKER}; --archive: read from Binance file names such as "
                    "ETHUSDT-1m-2025-01.zip, needed for other names)")
     f.add_argument("--days", type=float, default=1.0,
                    help="how far back to fetch when --start is not given (a series already in the store continues from its end)")
-    f.add_argument("--start", help="UTC start, e.g. 2025-01-01")
-    f.add_argument("--end", help="UTC end (default now)")
+    f.add_argument("--start", help="UTC start, e.g. 2025-01-01 (binance-vision: a month, 2024-01)")
+    f.add_argument("--end", help="UTC end (default now; binance-vision: the last month, 2025-03)")
     f.add_argument("--archive", nargs="+", metavar="PATH",
                    help="import one-minute candle files (.zip/.csv/.csv.gz) or folders instead")
     f.add_argument("--source-name",

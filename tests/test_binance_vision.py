@@ -332,3 +332,40 @@ def test_store_symbol_mapping():
         with pytest.raises(DataError) as err:
             store_symbol(bad)
         assert "\n" not in str(err.value)
+
+
+# ---- the command line --------------------------------------------------------------------------
+
+def test_cli_fetch_binance_vision_downloads_and_imports(server, tmp_path, capsys):
+    import json
+
+    from cryptousd.cli import main
+
+    argv = ["fetch", "--source", "binance-vision", "--symbol", "BTCUSDT", "--start", "2025-01",
+            "--end", "2025-02", "--base-url", server.base_url, "--dest", str(tmp_path / "zips"),
+            "--store", str(tmp_path / "store"), "--json", str(tmp_path / "f.json")]
+    assert main(argv) == 0
+    result = json.loads((tmp_path / "f.json").read_text())
+    assert result["new_rows"] == 2 * ROWS and len(result["downloaded"]) == 2
+    assert len(CandleStore(tmp_path / "store").read(symbol="BTC/USDT")) == 2 * ROWS
+    assert main(argv) == 0  # again: everything is already there
+    assert json.loads((tmp_path / "f.json").read_text())["new_rows"] == 0
+    assert "0 downloaded, 2 already there" in capsys.readouterr().out
+
+
+def test_cli_fetch_binance_vision_keeps_the_good_month_and_fails_in_one_line(server, tmp_path, capsys):
+    from cryptousd.cli import main
+
+    write_checksum(server.root / SPOT / name("2025-02"), data=b"some other bytes")
+    argv = ["fetch", "--source", "binance-vision", "--start", "2025-01", "--end", "2025-02",
+            "--base-url", server.base_url, "--dest", str(tmp_path / "zips"),
+            "--store", str(tmp_path / "store")]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()[-1]  # after the progress bars
+    assert err.startswith("error: 1 file(s) failed") and err.endswith("to retry the rest")
+    assert "checksum" in captured.out
+    assert len(CandleStore(tmp_path / "store").read(symbol="BTC/USDT")) == ROWS  # the good month
+    assert main(["fetch", "--source", "binance-vision", "--start", "2025-13", "--end", "2025-02",
+                 "--base-url", server.base_url, "--store", str(tmp_path / "store")]) == 2
+    assert "2025-13" in capsys.readouterr().err
