@@ -31,17 +31,25 @@ def say(msg: str) -> None:
 
 
 def ensure_env() -> None:
-    if sys.version_info < (3, 11):
-        sys.exit(f"run.py: Python 3.11 or newer is needed, this is {sys.version.split()[0]}; run it with python3.11")
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + sys.version.encode()).hexdigest()
+    if sys.version_info < (3, 11):  # noqa: UP036 - says so on an older Python
+        sys.exit(
+            f"run.py: Python 3.11 or newer is needed, this is {sys.version.split()[0]}; run it with python3.11"
+        )
+    digest = hashlib.sha256(
+        (ROOT / "pyproject.toml").read_bytes() + sys.version.encode()
+    ).hexdigest()
     if STAMP.exists() and STAMP.read_text() == digest and PY.exists():
         return
     if not PY.exists():
         say(f"creating {VENV.name}/ with {sys.executable}")
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    say("installing the project and its dependencies (first run: a few minutes, TensorFlow is large)")
+    say(
+        "installing the project and its dependencies (first run: a few minutes, TensorFlow is large)"
+    )
     subprocess.run([str(PY), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
-    subprocess.run([str(PY), "-m", "pip", "install", "--quiet", "-e", ".[dev]"], cwd=ROOT, check=True)
+    subprocess.run(
+        [str(PY), "-m", "pip", "install", "--quiet", "-e", ".[dev]"], cwd=ROOT, check=True
+    )
     STAMP.write_text(digest)
 
 
@@ -60,7 +68,9 @@ def main(argv: list[str]) -> int:
     task, rest = argv[0], argv[1:]
     if task == "bench":
         for which in ("data", "forecast", "evaluate", "live"):
-            if subprocess.run([str(BIN / "cryptousd"), "bench", which], cwd=ROOT).returncode:
+            if subprocess.run(
+                [str(BIN / "cryptousd"), "bench", which], cwd=ROOT, check=False
+            ).returncode:
                 return 1
         return 0
     cmd = tasks[task](rest)
@@ -68,7 +78,7 @@ def main(argv: list[str]) -> int:
         os.chdir(ROOT)
         os.execv(cmd[0], cmd)
     try:
-        return subprocess.run(cmd, cwd=ROOT).returncode
+        return subprocess.run(cmd, cwd=ROOT, check=False).returncode
     except KeyboardInterrupt:
         return 130
 

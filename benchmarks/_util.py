@@ -16,10 +16,13 @@ ROOT = Path(__file__).resolve().parents[1]
 def in_fresh_process(code: str) -> dict:
     """Run ``code`` (which sets ``result``, a dict) in a new interpreter; add its peak RSS in MB."""
     wrapper = (
-        "import json, resource, time\n" + code +
-        "\nresult['peak_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\nprint(json.dumps(result))"
+        "import json, resource, time\n"
+        + code
+        + "\nresult['peak_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\nprint(json.dumps(result))"
     )
-    out = subprocess.run([sys.executable, "-c", wrapper], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", wrapper], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 

@@ -11,9 +11,9 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _util import in_fresh_process, table  # noqa: E402
+from _util import in_fresh_process, table
 
-from cryptousd.config import shared_archives  # noqa: E402
+from cryptousd.config import shared_archives
 
 
 def main() -> None:
@@ -45,9 +45,13 @@ st = cu.CandleStore({store!r})
 t0 = time.perf_counter(); df = cu.load_candles(st, symbol='BTC/USDT', start='2024-01-01', end='2025-01-01'); s = time.perf_counter() - t0
 result = {{'what': 'load_candles(store, 12 months) incl. gap check', 'rows': len(df), 'seconds': s}}
 """)
-    table("Loading candles (each in a fresh process; peak RSS of that process)",
-          [{"case": r["what"], "rows": r["rows"], "seconds": r["seconds"], "peak MB": r["peak_mb"]}
-           for r in (cold, from_store, from_store_filled)])
+    table(
+        "Loading candles (each in a fresh process; peak RSS of that process)",
+        [
+            {"case": r["what"], "rows": r["rows"], "seconds": r["seconds"], "peak MB": r["peak_mb"]}
+            for r in (cold, from_store, from_store_filled)
+        ],
+    )
 
     n = 10_000_000
     build = in_fresh_process(f"""
@@ -68,10 +72,26 @@ s_groupby = time.perf_counter() - t0
 assert np.allclose(ours['close'].to_numpy(), ref['close'].ffill().to_numpy())
 result = {{'ours': s_ours, 'resample': s_resample, 'groupby': s_groupby, 'candles': len(ours)}}
 """)
-    table(f"Building candles from {n:,d} time-ordered trades ({build['candles']:,d} one-minute candles; same process)",
-          [{"method": "cryptousd.build_candles (numpy reduceat)", "seconds": build["ours"], "M trades/s": n / build["ours"] / 1e6},
-           {"method": "pandas resample().ohlc() + sum (reference)", "seconds": build["resample"], "M trades/s": n / build["resample"] / 1e6},
-           {"method": "pandas groupby(floor) agg (reference)", "seconds": build["groupby"], "M trades/s": n / build["groupby"] / 1e6}])
+    table(
+        f"Building candles from {n:,d} time-ordered trades ({build['candles']:,d} one-minute candles; same process)",
+        [
+            {
+                "method": "cryptousd.build_candles (numpy reduceat)",
+                "seconds": build["ours"],
+                "M trades/s": n / build["ours"] / 1e6,
+            },
+            {
+                "method": "pandas resample().ohlc() + sum (reference)",
+                "seconds": build["resample"],
+                "M trades/s": n / build["resample"] / 1e6,
+            },
+            {
+                "method": "pandas groupby(floor) agg (reference)",
+                "seconds": build["groupby"],
+                "M trades/s": n / build["groupby"] / 1e6,
+            },
+        ],
+    )
 
 
 if __name__ == "__main__":

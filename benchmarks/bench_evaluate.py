@@ -11,12 +11,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _util import table  # noqa: E402
+from _util import table
 
-import cryptousd as cu  # noqa: E402
-from cryptousd.backtest import backtest_all  # noqa: E402
-from cryptousd.config import shared_archives  # noqa: E402
-from cryptousd.evaluate import walk_forward  # noqa: E402
+import cryptousd as cu
+from cryptousd.backtest import backtest_all
+from cryptousd.config import shared_archives
+from cryptousd.evaluate import walk_forward
 
 
 def main() -> None:
@@ -36,10 +36,23 @@ def main() -> None:
             f.predict(month.iloc[e - 60 : e])
     s_loop = time.perf_counter() - t0
 
-    table(f"Walk-forward evaluation, {model.name} + 3 baselines, every minute of 2025-02", [
-        {"method": "walk_forward (batched NumPy)", "origins": ev.n_origins, "seconds": s_month, "origins/s": ev.n_origins / s_month},
-        {"method": "per-origin predict() loop (reference)", "origins": n_loop, "seconds": s_loop, "origins/s": n_loop / s_loop},
-    ])
+    table(
+        f"Walk-forward evaluation, {model.name} + 3 baselines, every minute of 2025-02",
+        [
+            {
+                "method": "walk_forward (batched NumPy)",
+                "origins": ev.n_origins,
+                "seconds": s_month,
+                "origins/s": ev.n_origins / s_month,
+            },
+            {
+                "method": "per-origin predict() loop (reference)",
+                "origins": n_loop,
+                "seconds": s_loop,
+                "origins/s": n_loop / s_loop,
+            },
+        ],
+    )
 
     year = cu.load_candles(archives[:12])
     t0 = time.perf_counter()
@@ -54,10 +67,23 @@ def main() -> None:
         if fc.candles["close"].iloc[-1] / fc.last_close - 1 > 2 * 11 / 1e4:
             equity *= year["close"].iloc[e + 9] / year["close"].iloc[e - 1] * (1 - 22 / 1e4)
     s_small = time.perf_counter() - t0
-    table("Backtest: 12 months of 2024, model + 3 baselines + buy-and-hold, 10-minute holds", [
-        {"method": "backtest_all (vectorised)", "periods": periods, "seconds": s_year, "periods/s": periods / s_year},
-        {"method": "per-period loop, model only (reference)", "periods": n_small, "seconds": s_small, "periods/s": n_small / s_small},
-    ])
+    table(
+        "Backtest: 12 months of 2024, model + 3 baselines + buy-and-hold, 10-minute holds",
+        [
+            {
+                "method": "backtest_all (vectorised)",
+                "periods": periods,
+                "seconds": s_year,
+                "periods/s": periods / s_year,
+            },
+            {
+                "method": "per-period loop, model only (reference)",
+                "periods": n_small,
+                "seconds": s_small,
+                "periods/s": n_small / s_small,
+            },
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -13,14 +13,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-from _util import percentiles, table  # noqa: E402
+import numpy as np
+from _util import percentiles, table
 
-import numpy as np  # noqa: E402
-
-import cryptousd as cu  # noqa: E402
-from cryptousd.config import DEFAULT_MODEL, MODELS_DIR, shared_archives  # noqa: E402
-from cryptousd.features import candle_features, windows  # noqa: E402
-from cryptousd.forecast import available_models  # noqa: E402
+import cryptousd as cu
+from cryptousd.config import DEFAULT_MODEL, MODELS_DIR, shared_archives
+from cryptousd.features import candle_features, windows
+from cryptousd.forecast import available_models
 
 
 def bench_model(name: str, candles, n_single: int = 300) -> tuple[list[dict], dict]:
@@ -40,7 +39,9 @@ def bench_model(name: str, candles, n_single: int = 300) -> tuple[list[dict], di
 
     feats = candle_features(candles)
     x1 = model.scaler.transform(windows(feats, np.array([1000])))
-    steps = model.horizon if model.variant == "recursive" else 1  # a recursive forecast is `horizon` forward passes
+    steps = (
+        model.horizon if model.variant == "recursive" else 1
+    )  # a recursive forecast is `horizon` forward passes
     fn = tf.function(lambda x: kmodel(x, training=False), reduce_retracing=True)
     fn(x1)
     kmodel.predict(x1, verbose=0)
@@ -67,20 +68,32 @@ def bench_model(name: str, candles, n_single: int = 300) -> tuple[list[dict], di
     keras_batch = 8192 / (time.perf_counter() - t0) / steps
 
     rows = []
-    for label, samples in (("cryptousd Forecaster.predict (NumPy, whole forecast)", ours),
-                           (f"Keras model.predict x{steps} (forward pass only)", keras_s),
-                           (f"tf.function call x{steps} (forward pass only)", tf_s)):
+    for label, samples in (
+        ("cryptousd Forecaster.predict (NumPy, whole forecast)", ours),
+        (f"Keras model.predict x{steps} (forward pass only)", keras_s),
+        (f"tf.function call x{steps} (forward pass only)", tf_s),
+    ):
         p50, p99 = percentiles(samples)
-        rows.append({"model": name, "variant": model.variant, "method": label, "p50 ms": p50, "p99 ms": p99})
+        rows.append(
+            {"model": name, "variant": model.variant, "method": label, "p50 ms": p50, "p99 ms": p99}
+        )
     card = model.card["training"]
-    batch = {"model": name, "NumPy windows/s": len(origins) / batch_s, "Keras predict windows/s": keras_batch,
-             "train s/epoch": card["seconds_per_epoch"], "train windows/epoch": card["windows_per_epoch"],
-             "train peak RSS MB": card["peak_rss_mb"], "stride": card["stride"]}
+    batch = {
+        "model": name,
+        "NumPy windows/s": len(origins) / batch_s,
+        "Keras predict windows/s": keras_batch,
+        "train s/epoch": card["seconds_per_epoch"],
+        "train windows/epoch": card["windows_per_epoch"],
+        "train peak RSS MB": card["peak_rss_mb"],
+        "stride": card["stride"],
+    }
     return rows, batch
 
 
 def main() -> None:
-    names = sys.argv[1:] or [n for n in available_models() if n.startswith("lstm-")] or [DEFAULT_MODEL]
+    names = (
+        sys.argv[1:] or [n for n in available_models() if n.startswith("lstm-")] or [DEFAULT_MODEL]
+    )
     candles = cu.load_candles(shared_archives()[13])
     rows, batches = [], []
     for name in names:
@@ -88,7 +101,10 @@ def main() -> None:
         rows += r
         batches.append(b)
     table("One 10-minute forecast from 60 candles (single window; same run, same model)", rows)
-    table("Batch inference for evaluation (one month of origins) and training (from the model card)", batches)
+    table(
+        "Batch inference for evaluation (one month of origins) and training (from the model card)",
+        batches,
+    )
 
 
 if __name__ == "__main__":

@@ -16,9 +16,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-from _util import in_fresh_process, table  # noqa: E402
+from _util import in_fresh_process, table
 
-from cryptousd.config import shared_archives  # noqa: E402
+from cryptousd.config import shared_archives
 
 TICKS = """
 import numpy as np, sys
@@ -35,20 +35,40 @@ result = {{'p50': float(np.percentile(ms, 50)), 'p99': float(np.percentile(ms, 9
 """
 
 
-
 def main() -> None:
     archive = str(shared_archives()[-1])
     ours = in_fresh_process(TICKS.format(archive=archive, n=2000, forecaster="d.forecaster"))
-    keras_code = TICKS.replace("d.session = LiveSession", "from keras_forecaster import KerasForecaster\nd.session = LiveSession")
+    keras_code = TICKS.replace(
+        "d.session = LiveSession",
+        "from keras_forecaster import KerasForecaster\nd.session = LiveSession",
+    )
     sys_path = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
-    ref = in_fresh_process(sys_path + keras_code.format(archive=archive, n=200, forecaster="KerasForecaster(d.forecaster)"))
+    ref = in_fresh_process(
+        sys_path
+        + keras_code.format(archive=archive, n=200, forecaster="KerasForecaster(d.forecaster)")
+    )
     rows = [
-        {"tick": "NumPy forecaster (the dashboard)", "tick p50 ms": ours["p50"], "tick p99 ms": ours["p99"],
-         "forecast p50 ms": ours["forecast_p50"], "kernel peak MB": ours["peak_mb"], "imports TF": ours["tf"]},
-        {"tick": "Keras model.predict forecaster (reference)", "tick p50 ms": ref["p50"], "tick p99 ms": ref["p99"],
-         "forecast p50 ms": ref["forecast_p50"], "kernel peak MB": ref["peak_mb"], "imports TF": ref["tf"]},
+        {
+            "tick": "NumPy forecaster (the dashboard)",
+            "tick p50 ms": ours["p50"],
+            "tick p99 ms": ours["p99"],
+            "forecast p50 ms": ours["forecast_p50"],
+            "kernel peak MB": ours["peak_mb"],
+            "imports TF": ours["tf"],
+        },
+        {
+            "tick": "Keras model.predict forecaster (reference)",
+            "tick p50 ms": ref["p50"],
+            "tick p99 ms": ref["p99"],
+            "forecast p50 ms": ref["forecast_p50"],
+            "kernel peak MB": ref["peak_mb"],
+            "imports TF": ref["tf"],
+        },
     ]
-    table("Closed candle -> forecast -> chart update (widgets without a browser), one candle per tick", rows)
+    table(
+        "Closed candle -> forecast -> chart update (widgets without a browser), one candle per tick",
+        rows,
+    )
 
     from tests.browser import CHROMIUM, browser_page, voila_server
 
@@ -56,7 +76,11 @@ def main() -> None:
         import psutil
 
         def kernel_mb() -> float:
-            ks = [p for p in psutil.process_iter(["cmdline"]) if "ipykernel_launcher" in " ".join(p.info["cmdline"] or [])]
+            ks = [
+                p
+                for p in psutil.process_iter(["cmdline"])
+                if "ipykernel_launcher" in " ".join(p.info["cmdline"] or [])
+            ]
             return max(k.memory_info().rss for k in ks) / 2**20
 
         runs = []
@@ -64,12 +88,22 @@ def main() -> None:
             with voila_server(env) as url, browser_page() as page:
                 t0 = time.monotonic()
                 page.goto(url, timeout=60_000)
-                page.wait_for_function("() => document.querySelectorAll('g.stick').length >= 70", timeout=60_000)
+                page.wait_for_function(
+                    "() => document.querySelectorAll('g.stick').length >= 70", timeout=60_000
+                )
                 opened = time.monotonic() - t0
                 time.sleep(5)
-                runs.append({"source": env.get("CRYPTOUSD_SOURCE", "replay (one month)"), "page -> first chart s": opened,
-                             "Voila kernel RSS MB (after 5 s live)": kernel_mb()})
-        table("Voila page opened -> first chart with 70 candles drawn (Chromium); the kernel's memory", runs)
+                runs.append(
+                    {
+                        "source": env.get("CRYPTOUSD_SOURCE", "replay (one month)"),
+                        "page -> first chart s": opened,
+                        "Voila kernel RSS MB (after 5 s live)": kernel_mb(),
+                    }
+                )
+        table(
+            "Voila page opened -> first chart with 70 candles drawn (Chromium); the kernel's memory",
+            runs,
+        )
     else:
         print("\n(Chromium not installed: skipping the page-load timing; apt-get install chromium)")
 

@@ -6,10 +6,10 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from cryptousd.config import MODELS_DIR  # noqa: E402
+from cryptousd.config import MODELS_DIR
 
 
 class _KerasNet:

@@ -3,21 +3,55 @@
 The names most notebooks need are importable from here; nothing here imports TensorFlow.
 """
 
-from .candles import GapReport, build_candles, fill_gaps, find_gaps, resample_candles, validate_candles
+from .candle_files import load_candles
+from .candle_store import CandleStore
+from .candles import (
+    GapReport,
+    build_candles,
+    fill_gaps,
+    find_gaps,
+    resample_candles,
+    validate_candles,
+)
 from .config import DEFAULT_MODEL, HORIZON, WINDOW
 from .errors import (
-    BadReply, CryptoUSDError, DataError, ModelError, RateLimitError, RegionBlocked, SourceError, SourceTimeout,
+    BadReply,
+    CryptoUSDError,
+    DataError,
+    ModelError,
+    RateLimitError,
+    RegionBlocked,
+    SourceError,
+    SourceTimeout,
     SourceUnavailable,
 )
 from .forecast import Forecast, Forecaster, load_baselines, load_forecaster
-from .candle_files import load_candles
-from .candle_store import CandleStore
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "BadReply", "CandleStore", "CryptoUSDError", "DEFAULT_MODEL", "DataError", "Forecast", "Forecaster", "GapReport",
-    "HORIZON", "ModelError", "RateLimitError", "RegionBlocked", "SourceError", "SourceTimeout", "SourceUnavailable",
-    "WINDOW", "build_candles", "fill_gaps", "find_gaps", "load_baselines", "load_candles", "load_forecaster", "resample_candles",
+    "DEFAULT_MODEL",
+    "HORIZON",
+    "WINDOW",
+    "BadReply",
+    "CandleStore",
+    "CryptoUSDError",
+    "DataError",
+    "Forecast",
+    "Forecaster",
+    "GapReport",
+    "ModelError",
+    "RateLimitError",
+    "RegionBlocked",
+    "SourceError",
+    "SourceTimeout",
+    "SourceUnavailable",
+    "build_candles",
+    "fill_gaps",
+    "find_gaps",
+    "load_baselines",
+    "load_candles",
+    "load_forecaster",
+    "resample_candles",
     "validate_candles",
 ]

@@ -73,9 +73,16 @@ class BacktestResult:
         active = self.positions != 0
         hit = float((r[active] > 0).mean()) if active.any() else math.nan
         turnover = float(self.sides / max(len(self.positions), 1))
-        return {"total_return": total, "sharpe": sharpe, "max_drawdown": drawdown, "hit_rate": hit,
-                "turnover": turnover, "trades": int(self.trades), "exposure": float(active.mean()),
-                "costs": float(self.fees_paid)}
+        return {
+            "total_return": total,
+            "sharpe": sharpe,
+            "max_drawdown": drawdown,
+            "hit_rate": hit,
+            "turnover": turnover,
+            "trades": int(self.trades),
+            "exposure": float(active.mean()),
+            "costs": float(self.fees_paid),
+        }
 
 
 def simulate(
@@ -99,8 +106,10 @@ def simulate(
     prices = np.asarray(prices, dtype="float64")
     pos = np.asarray(signal, dtype="float64")
     if len(prices) != len(pos) + 1:
-        raise DataError(f"simulate needs one more price than positions (got {len(prices)} and "
-                        f"{len(pos)}); pass the prices at every period boundary")
+        raise DataError(
+            f"simulate needs one more price than positions (got {len(prices)} and "
+            f"{len(pos)}); pass the prices at every period boundary"
+        )
     gross = pos * (prices[1:] / prices[:-1] - 1)
     sides = np.abs(np.diff(np.r_[0.0, pos, 0.0]))  # entering, flipping, and the final exit
     keep = 1 - (fee_bps + slippage_bps) / 1e4
@@ -113,8 +122,14 @@ def simulate(
     return net, equity, trades, float(sides.sum() * (1 - keep))
 
 
-def signals_from_forecast(pred_return: np.ndarray, *, fee_bps: float, slippage_bps: float,
-                          margin_bps: float = 0.0, allow_short: bool = False) -> np.ndarray:
+def signals_from_forecast(
+    pred_return: np.ndarray,
+    *,
+    fee_bps: float,
+    slippage_bps: float,
+    margin_bps: float = 0.0,
+    allow_short: bool = False,
+) -> np.ndarray:
     """Long when the forecast return clears the round-trip cost (+ margin); short likewise."""
     threshold = 2 * (fee_bps + slippage_bps + margin_bps / 2) / 1e4
     sig = (pred_return > threshold).astype("float64")
@@ -140,9 +155,15 @@ class BacktestReport:
         return pd.DataFrame({k: r.equity for k, r in self.results.items()})
 
     def to_dict(self) -> dict:
-        return {"start": str(self.start), "end": str(self.end), "fee_bps": self.fee_bps,
-                "slippage_bps": self.slippage_bps, "hold_minutes": self.hold,
-                "results": {k: r.stats() for k, r in self.results.items()}, **self.extra}
+        return {
+            "start": str(self.start),
+            "end": str(self.end),
+            "fee_bps": self.fee_bps,
+            "slippage_bps": self.slippage_bps,
+            "hold_minutes": self.hold,
+            "results": {k: r.stats() for k, r in self.results.items()},
+            **self.extra,
+        }
 
 
 def backtest_all(
@@ -179,12 +200,16 @@ def backtest_all(
         raise DataError("fees and slippage are costs: give them as non-negative basis points")
     f0 = next(iter(forecasters.values()))
     if int(hold) != hold or hold < 1:
-        raise DataError(f"hold {hold}: positions are held a whole, positive number of minutes; "
-                        f"give hold between 1 and {f0.horizon}")
+        raise DataError(
+            f"hold {hold}: positions are held a whole, positive number of minutes; "
+            f"give hold between 1 and {f0.horizon}"
+        )
     hold = int(hold)
     if hold > f0.horizon:
-        raise ModelError(f"hold {hold}: the forecasters forecast {f0.horizon} minutes; "
-                         f"hold between 1 and {f0.horizon}")
+        raise ModelError(
+            f"hold {hold}: the forecasters forecast {f0.horizon} minutes; "
+            f"hold between 1 and {f0.horizon}"
+        )
     spacing = 1 if staggered else hold
     origins, skipped = valid_origins(candles, f0.window, f0.horizon, spacing, start, end)
     if len(origins) < 2:
@@ -198,17 +223,39 @@ def backtest_all(
         mean = _reuse(forecasts, name, origins)
         if mean is None:
             mean = f.predict_origins(arr.feats, arr.logc, arr.times, origins)
-        sig = signals_from_forecast(np.expm1(mean[:, hold - 1]), margin_bps=margin_bps,
-                                    allow_short=allow_short, **costs)
+        sig = signals_from_forecast(
+            np.expm1(mean[:, hold - 1]), margin_bps=margin_bps, allow_short=allow_short, **costs
+        )
         results[name] = _run(name, close, origins, sig, candles.index, hold, accounts, **costs)
-    results["buy_and_hold"] = _run("buy_and_hold", close, origins, np.ones(len(origins)),
-                                   candles.index, hold, accounts, **costs)
-    method = (f"{hold} staggered sub-accounts, each 1/{hold} of the capital, trading every minute"
-              if staggered else f"one account, positions of {hold} minutes back to back")
-    return BacktestReport(results, fee_bps, slippage_bps, hold, candles.index[origins[0]],
-                          candles.index[origins[-1] + hold],
-                          {"periods": len(origins), "skipped": skipped,
-                           "staggered": bool(staggered), "method": method})
+    results["buy_and_hold"] = _run(
+        "buy_and_hold",
+        close,
+        origins,
+        np.ones(len(origins)),
+        candles.index,
+        hold,
+        accounts,
+        **costs,
+    )
+    method = (
+        f"{hold} staggered sub-accounts, each 1/{hold} of the capital, trading every minute"
+        if staggered
+        else f"one account, positions of {hold} minutes back to back"
+    )
+    return BacktestReport(
+        results,
+        fee_bps,
+        slippage_bps,
+        hold,
+        candles.index[origins[0]],
+        candles.index[origins[-1] + hold],
+        {
+            "periods": len(origins),
+            "skipped": skipped,
+            "staggered": bool(staggered),
+            "method": method,
+        },
+    )
 
 
 def _reuse(forecasts: dict | None, name: str, origins: np.ndarray) -> np.ndarray | None:
@@ -223,8 +270,18 @@ def _reuse(forecasts: dict | None, name: str, origins: np.ndarray) -> np.ndarray
     return mean[idx]
 
 
-def _run(name: str, close: np.ndarray, origins: np.ndarray, sig: np.ndarray, index: pd.Index,
-         hold: int, accounts: int, *, fee_bps: float, slippage_bps: float) -> BacktestResult:
+def _run(
+    name: str,
+    close: np.ndarray,
+    origins: np.ndarray,
+    sig: np.ndarray,
+    index: pd.Index,
+    hold: int,
+    accounts: int,
+    *,
+    fee_bps: float,
+    slippage_bps: float,
+) -> BacktestResult:
     """Chain each account's periods (origin to origin + hold) and sum the accounts' equity."""
     exit_ = origins + hold
     account = (origins - origins[0]) % hold if accounts > 1 else np.zeros(len(origins), int)
@@ -237,8 +294,9 @@ def _run(name: str, close: np.ndarray, origins: np.ndarray, sig: np.ndarray, ind
             continue
         # an account's periods are contiguous, so their ratios chain into one price path
         prices = np.r_[1.0, np.cumprod(close[exit_[m]] / close[origins[m]])]
-        net[m], each[m, k], t, c = simulate(prices, sig[m], fee_bps=fee_bps,
-                                            slippage_bps=slippage_bps)
+        net[m], each[m, k], t, c = simulate(
+            prices, sig[m], fee_bps=fee_bps, slippage_bps=slippage_bps
+        )
         trades += t
         fees += c / accounts
         sides += float(np.abs(np.diff(np.r_[0.0, sig[m]])).sum())
@@ -246,5 +304,15 @@ def _run(name: str, close: np.ndarray, origins: np.ndarray, sig: np.ndarray, ind
     each = pd.DataFrame(each).ffill().fillna(1.0).to_numpy()
     equity = each.mean(axis=1)
     step = np.r_[1.0, equity[accounts - 1 :: accounts]]
-    return BacktestResult(name, pd.Series(equity, index=index[exit_], name=name), sig.astype(int),
-                          net, trades, fees, hold, accounts > 1, step[1:] / step[:-1] - 1, sides)
+    return BacktestResult(
+        name,
+        pd.Series(equity, index=index[exit_], name=name),
+        sig.astype(int),
+        net,
+        trades,
+        fees,
+        hold,
+        accounts > 1,
+        step[1:] / step[:-1] - 1,
+        sides,
+    )

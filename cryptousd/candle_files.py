@@ -22,8 +22,9 @@ import os
 import re
 import zipfile
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -35,8 +36,18 @@ from .errors import DataError
 from .times import epoch_to_ns, index_ns, to_utc
 
 BINANCE_COLUMNS = [
-    "open_time", "open", "high", "low", "close", "volume", "close_time", "quote_asset_volume",
-    "number_of_trades", "taker_buy_base_asset_volume", "taker_buy_quote_asset_volume", "ignore",
+    "open_time",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "close_time",
+    "quote_asset_volume",
+    "number_of_trades",
+    "taker_buy_base_asset_volume",
+    "taker_buy_quote_asset_volume",
+    "ignore",
 ]
 
 Gaps = Literal["fill", "keep", "raise"]
@@ -49,17 +60,23 @@ def _read_bytes(path: Path) -> tuple[bytes, str]:
     """The CSV bytes of a file (unzipping a zip, un-gzipping a gzip) and a display name."""
     name = path.name
     if not path.exists():
-        raise DataError(f"{path}: no such file; check the path (archives are BTCUSDT-1m-YYYY-MM.zip)")
+        raise DataError(
+            f"{path}: no such file; check the path (archives are BTCUSDT-1m-YYYY-MM.zip)"
+        )
     if path.suffix.lower() == ".zip":
         try:
             with zipfile.ZipFile(path) as zf:
                 members = [m for m in zf.namelist() if m.lower().endswith(".csv")]
                 if len(members) != 1:
-                    raise DataError(f"{name}: expected one CSV inside the zip, found {len(members)}")
+                    raise DataError(
+                        f"{name}: expected one CSV inside the zip, found {len(members)}"
+                    )
                 data = zf.read(members[0])
         except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError) as exc:
             # a truncated directory, a bad CRC or a damaged deflate stream
-            raise DataError(f"{name}: truncated or corrupt zip ({exc}); download it again") from None
+            raise DataError(
+                f"{name}: truncated or corrupt zip ({exc}); download it again"
+            ) from None
     else:
         data = path.read_bytes()
     if data[:2] == b"\x1f\x8b":  # gzip, whatever the file is called
@@ -127,7 +144,9 @@ def _parse_binance(data: bytes, name: str) -> pd.DataFrame:
     try:
         raw = pd.read_csv(io.BytesIO(data), header=None, dtype=str, engine="c", na_filter=False)
     except pd.errors.ParserError as exc:
-        raise DataError(f"{name}: rows with different numbers of columns ({str(exc).strip()}); the file is damaged") from None
+        raise DataError(
+            f"{name}: rows with different numbers of columns ({str(exc).strip()}); the file is damaged"
+        ) from None
     if raw.shape[1] != len(BINANCE_COLUMNS):
         raise DataError(
             f"{name}: {raw.shape[1]} columns, a Binance kline file has {len(BINANCE_COLUMNS)}; "
@@ -145,7 +164,9 @@ def _parse_binance(data: bytes, name: str) -> pd.DataFrame:
         {c: raw[c].astype("float64").to_numpy() for c in OHLCV},
         index=pd.DatetimeIndex(pd.to_datetime(times, utc=True), name="open_time"),
     )
-    frame["trades"] = pd.to_numeric(raw["number_of_trades"], errors="coerce").fillna(0).astype("int64").to_numpy()
+    frame["trades"] = (
+        pd.to_numeric(raw["number_of_trades"], errors="coerce").fillna(0).astype("int64").to_numpy()
+    )
     return frame
 
 
@@ -169,7 +190,17 @@ def _check_short_rows(raw: pd.DataFrame, data: bytes, name: str) -> None:
     )
 
 
-_TIME_NAMES = ["open_time", "timestamp", "time", "datetime", "date", "unix", "start", "open time", "time_period_start"]
+_TIME_NAMES = [
+    "open_time",
+    "timestamp",
+    "time",
+    "datetime",
+    "date",
+    "unix",
+    "start",
+    "open time",
+    "time_period_start",
+]
 
 
 def _pick(columns: dict[str, str], wanted: str) -> str | None:
@@ -246,7 +277,9 @@ def _parse_generic(data: bytes, name: str, dayfirst: bool | None = None) -> pd.D
     try:
         raw = pd.read_csv(io.StringIO(text), skiprows=skip, dtype=str, na_filter=False)
     except pd.errors.ParserError as exc:
-        raise DataError(f"{name}: rows with different numbers of columns ({str(exc).strip()}); the file is damaged") from None
+        raise DataError(
+            f"{name}: rows with different numbers of columns ({str(exc).strip()}); the file is damaged"
+        ) from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{name}: empty file; nothing to load") from None
     columns = {c.strip().lower(): c for c in raw.columns}
@@ -310,7 +343,7 @@ def read_candle_file(path: str | os.PathLike, *, dayfirst: bool | None = None) -
     if path.suffix.lower() == ".parquet":
         try:
             frame = pd.read_parquet(path)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - pyarrow raises many kinds for a bad file
             raise DataError(
                 f"{path.name}: unreadable Parquet file ({' '.join(str(exc).split())})"
             ) from None
@@ -451,11 +484,25 @@ def _slice(frame: pd.DataFrame, start, end) -> pd.DataFrame:
     return frame
 
 
-
 # importing files into the store ------------------------------------------------------------------
 
-QUOTE_ASSETS = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "DAI", "USD", "EUR", "GBP", "TRY", "BRL",
-                "JPY", "BTC", "ETH", "BNB")
+QUOTE_ASSETS = (
+    "FDUSD",
+    "USDT",
+    "USDC",
+    "BUSD",
+    "TUSD",
+    "DAI",
+    "USD",
+    "EUR",
+    "GBP",
+    "TRY",
+    "BRL",
+    "JPY",
+    "BTC",
+    "ETH",
+    "BNB",
+)
 _BINANCE_NAME = re.compile(
     r"^([A-Z0-9]{2,20})-(\d+[smhdwM])-\d{4}-\d{2}(?:-\d{2})?\.(?:zip|csv|csv\.gz)$", re.IGNORECASE
 )
@@ -550,7 +597,8 @@ def import_candle_files(
             prepared.extend(store.prepare_append(frame, source=src, symbol=sym))
         except DataError as exc:
             raise DataError(f"{names}: {exc}") from None
-        series.append({"source": src, "symbol": sym, "files": [str(f) for f, _ in items],
-                       "rows": len(frame)})
+        series.append(
+            {"source": src, "symbol": sym, "files": [str(f) for f, _ in items], "rows": len(frame)}
+        )
     added = store.write_prepared(prepared)
     return {"files": [str(f) for f in files], "series": series, "new_rows": added}

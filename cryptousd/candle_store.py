@@ -54,7 +54,7 @@ def read_store_file(path: str | os.PathLike) -> pd.DataFrame:
     fix = "delete it and fetch that month again"
     try:
         frame = pq.read_table(path).to_pandas()
-    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for a damaged file
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises ArrowInvalid, OSError, ... for a damaged file
         raise DataError(f"{path}: unreadable store file ({_one_line(exc)}); {fix}") from None
     if not isinstance(frame.index, pd.DatetimeIndex) or any(c not in frame.columns for c in OHLCV):
         raise DataError(f"{path}: not a candle file (no open_time index or OHLCV columns); {fix}")
@@ -114,11 +114,17 @@ class CandleStore:
 
     def _resolve(self, symbol: str | None, source: str | None) -> tuple[str, str]:
         have = self.series()
-        match = [(s, k) for s, k in have if (source is None or s == source) and (symbol is None or k == symbol_key(symbol))]
+        match = [
+            (s, k)
+            for s, k in have
+            if (source is None or s == source) and (symbol is None or k == symbol_key(symbol))
+        ]
         if not match:
             what = " ".join(x for x in [source, symbol] if x) or "anything"
             held = ", ".join(f"{s}/{k}" for s, k in have) or "nothing"
-            raise DataError(f"store {self.root}: holds no candles for {what} (it holds {held}); run `cryptousd fetch` first")
+            raise DataError(
+                f"store {self.root}: holds no candles for {what} (it holds {held}); run `cryptousd fetch` first"
+            )
         if len(match) > 1:
             raise DataError(
                 f"store {self.root}: several series match ({', '.join(f'{s}/{k}' for s, k in match)}); "
@@ -203,7 +209,9 @@ class CandleStore:
     def months(self, source: str, symbol: str) -> list[Path]:
         return sorted(self.folder(source, symbol).glob("*.parquet"))
 
-    def read(self, *, symbol: str | None = None, source: str | None = None, start=None, end=None) -> pd.DataFrame:
+    def read(
+        self, *, symbol: str | None = None, source: str | None = None, start=None, end=None
+    ) -> pd.DataFrame:
         """Candles of one series in ``[start, end)``, gaps kept; reads only the months in range."""
         src, key = self._resolve(symbol, source)
         files = self.months(src, key)

@@ -28,16 +28,16 @@ from .errors import DataError
 from .times import epoch_to_ns, index_ns
 
 __all__ = [
-    "validate_candles",
-    "find_gaps",
-    "fill_gaps",
     "GapReport",
-    "resample_candles",
     "build_candles",
-    "make_candle_frame",
     "detect_interval",
+    "fill_gaps",
+    "find_gaps",
     "frame_interval",
     "interval_name",
+    "make_candle_frame",
+    "resample_candles",
+    "validate_candles",
 ]
 
 
@@ -108,10 +108,14 @@ def validate_candles(
     allow_gaps : accept missing intervals (the index still has to be increasing and on the grid).
     """
     if not isinstance(candles, pd.DataFrame):
-        raise DataError(f"{name}: expected a pandas DataFrame of candles, got {type(candles).__name__}")
+        raise DataError(
+            f"{name}: expected a pandas DataFrame of candles, got {type(candles).__name__}"
+        )
     missing = [c for c in OHLCV if c not in candles.columns]
     if missing:
-        raise DataError(f"{name}: missing column(s) {', '.join(missing)}; a candle frame needs {', '.join(OHLCV)}")
+        raise DataError(
+            f"{name}: missing column(s) {', '.join(missing)}; a candle frame needs {', '.join(OHLCV)}"
+        )
     idx = candles.index
     if not isinstance(idx, pd.DatetimeIndex) or idx.tz is None or str(idx.tz) != "UTC":
         raise DataError(f"{name}: the index must be a tz-aware UTC DatetimeIndex named open_time")
@@ -121,7 +125,9 @@ def validate_candles(
     bad = ~np.isfinite(values)
     if bad.any():
         row, col = np.argwhere(bad)[0]
-        raise DataError(f"{name}: NaN or infinite {OHLCV[col]} at {idx[row]}; drop or repair that row")
+        raise DataError(
+            f"{name}: NaN or infinite {OHLCV[col]} at {idx[row]}; drop or repair that row"
+        )
     o, h, lo, c, v = values.T
     bad_rows = (h < lo) | (h < np.maximum(o, c)) | (lo > np.minimum(o, c)) | (lo <= 0) | (v < 0)
     if bad_rows.any():
@@ -135,7 +141,9 @@ def validate_candles(
     return candles
 
 
-def check_time_order(ns: np.ndarray, *, name: str, interval: str = INTERVAL, allow_gaps: bool = True) -> None:
+def check_time_order(
+    ns: np.ndarray, *, name: str, interval: str = INTERVAL, allow_gaps: bool = True
+) -> None:
     """Raise :class:`DataError` for duplicated, out-of-order or off-grid timestamps (int64 ns)."""
     step = pd.Timedelta(interval).value
     if len(ns) == 0:
@@ -143,7 +151,9 @@ def check_time_order(ns: np.ndarray, *, name: str, interval: str = INTERVAL, all
     d = np.diff(ns)
     if (d == 0).any():
         i = int(np.flatnonzero(d == 0)[0])
-        raise DataError(f"{name}: duplicated timestamp {pd.Timestamp(ns[i], tz='UTC')}; each interval must appear once")
+        raise DataError(
+            f"{name}: duplicated timestamp {pd.Timestamp(ns[i], tz='UTC')}; each interval must appear once"
+        )
     if (d < 0).any():
         i = int(np.flatnonzero(d < 0)[0])
         raise DataError(
@@ -154,7 +164,9 @@ def check_time_order(ns: np.ndarray, *, name: str, interval: str = INTERVAL, all
     grid = ns % step if 86_400 * 10**9 % step == 0 else (ns - ns[0]) % step
     if (grid != 0).any():
         i = int(np.flatnonzero(grid != 0)[0])
-        raise DataError(f"{name}: timestamp {pd.Timestamp(ns[i], tz='UTC')} is not on the {interval} grid")
+        raise DataError(
+            f"{name}: timestamp {pd.Timestamp(ns[i], tz='UTC')} is not on the {interval} grid"
+        )
     if not allow_gaps and (d != step).any():
         i = int(np.flatnonzero(d != step)[0])
         raise DataError(
@@ -229,7 +241,9 @@ def fill_gaps(candles: pd.DataFrame, interval: str | None = None) -> tuple[pd.Da
     return out, report
 
 
-def resample_candles(candles: pd.DataFrame, rule: str = "5min", *, complete_only: bool = True) -> pd.DataFrame:
+def resample_candles(
+    candles: pd.DataFrame, rule: str = "5min", *, complete_only: bool = True
+) -> pd.DataFrame:
     """Aggregate candles to a coarser interval (``"5min"``, ``"15min"``, ``"1h"``).
 
     Buckets are labelled by their start. With ``complete_only`` a bucket is kept only when every one
@@ -283,13 +297,19 @@ def build_candles(trades: pd.DataFrame, interval: str = INTERVAL) -> pd.DataFram
     """
     missing = {"time", "price", "qty"} - set(trades.columns)
     if missing:
-        raise DataError(f"trades: missing column(s) {', '.join(sorted(missing))}; expected time, price, qty")
+        raise DataError(
+            f"trades: missing column(s) {', '.join(sorted(missing))}; expected time, price, qty"
+        )
     if len(trades) == 0:
         raise DataError("trades: no trades to build candles from")
     t = _trade_times_ns(trades["time"])
     price = trades["price"].to_numpy(dtype="float64")
     qty = trades["qty"].to_numpy(dtype="float64")
-    if not (np.isfinite(price).all() and np.isfinite(qty).all()) or (price <= 0).any() or (qty < 0).any():
+    if (
+        not (np.isfinite(price).all() and np.isfinite(qty).all())
+        or (price <= 0).any()
+        or (qty < 0).any()
+    ):
         raise DataError("trades: prices must be finite and > 0, quantities finite and >= 0")
     if len(t) > 1 and (np.diff(t) < 0).any():
         order = np.argsort(t, kind="stable")

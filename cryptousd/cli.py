@@ -12,7 +12,13 @@ import sys
 from pathlib import Path
 
 from .config import (
-    DEFAULT_EXCHANGE, DEFAULT_MODEL, DEFAULT_SYMBOL, DEFAULT_YAHOO_TICKER, HORIZON, MODELS_DIR, STORE_DIR,
+    DEFAULT_EXCHANGE,
+    DEFAULT_MODEL,
+    DEFAULT_SYMBOL,
+    DEFAULT_YAHOO_TICKER,
+    HORIZON,
+    MODELS_DIR,
+    STORE_DIR,
 )
 from .errors import CryptoUSDError
 
@@ -41,7 +47,10 @@ def cmd_fetch(args) -> dict:
 
         # the market of each file comes from its Binance name or --symbol; all files or none
         done = import_candle_files(
-            store, args.archive, symbol=args.symbol, source=args.source_name,
+            store,
+            args.archive,
+            symbol=args.symbol,
+            source=args.source_name,
             progress=lambda fs: tqdm(fs, desc="importing archives", unit="file"),
         )
         result = {"source": "archive", **done}
@@ -62,7 +71,9 @@ def cmd_fetch(args) -> dict:
         end = to_utc(args.end) if args.end else pd.Timestamp.now(tz="UTC")
         start = to_utc(args.start) if args.start else end - pd.Timedelta(days=args.days)
         last = store.last_time(source=name, symbol=src.symbol) if not args.start else None
-        if last is not None and last + pd.Timedelta("1min") > start:  # carry on where the store ends
+        if (
+            last is not None and last + pd.Timedelta("1min") > start
+        ):  # carry on where the store ends
             start = last + pd.Timedelta("1min")
         total = max(int((end - start) / pd.Timedelta("1min")), 0)
         with tqdm(total=total, desc=f"{name} {src.symbol}", unit="candle") as bar:
@@ -72,7 +83,14 @@ def cmd_fetch(args) -> dict:
             else:
                 frame = src.history(start, end, progress=lambda n: bar.update(n))
         added = store.append(frame, source=name, symbol=src.symbol) if len(frame) else 0
-        result = {"source": name, "symbol": src.symbol, "start": str(start), "end": str(end), "rows": len(frame), "new_rows": added}
+        result = {
+            "source": name,
+            "symbol": src.symbol,
+            "start": str(start),
+            "end": str(end),
+            "rows": len(frame),
+            "new_rows": added,
+        }
     print(f"{result['new_rows']} new candles in {store.root}")
     return result
 
@@ -82,23 +100,38 @@ def _fetch_binance_vision(args, store) -> dict:
     from .sources.binance_vision import DEFAULT_BASE_URL, download_archive, import_archives
 
     if not (args.start and args.end):
-        raise CryptoUSDError("--source binance-vision needs --start YYYY-MM and --end YYYY-MM, "
-                             "e.g. --start 2024-01 --end 2025-03")
-    report = download_archive(args.symbol or "BTCUSDT", args.interval, start=args.start, end=args.end,
-                              market=args.market, base_url=args.base_url or DEFAULT_BASE_URL,
-                              dest=args.dest)
+        raise CryptoUSDError(
+            "--source binance-vision needs --start YYYY-MM and --end YYYY-MM, "
+            "e.g. --start 2024-01 --end 2025-03"
+        )
+    report = download_archive(
+        args.symbol or "BTCUSDT",
+        args.interval,
+        start=args.start,
+        end=args.end,
+        market=args.market,
+        base_url=args.base_url or DEFAULT_BASE_URL,
+        dest=args.dest,
+    )
     print(report.summary())
     for name, why in report.failed.items():
         print(f"failed  {name}: {why}")
     added = import_archives(report, store, market=args.market) if report.files else 0
     print(f"{added:,d} new candles in {store.root}")
-    result = {"source": "binance-vision", "downloaded": [str(f) for f in report.downloaded],
-              "skipped": [str(f) for f in report.skipped], "missing": report.missing,
-              "failed": report.failed, "new_rows": added}
+    result = {
+        "source": "binance-vision",
+        "downloaded": [str(f) for f in report.downloaded],
+        "skipped": [str(f) for f in report.skipped],
+        "missing": report.missing,
+        "failed": report.failed,
+        "new_rows": added,
+    }
     if not report.ok:
         _write_result(result, getattr(args, "json", None))
-        raise CryptoUSDError(f"{len(report.failed)} file(s) failed (listed above); the good ones are kept "
-                             "and imported: run the same command again to retry the rest")
+        raise CryptoUSDError(
+            f"{len(report.failed)} file(s) failed (listed above); the good ones are kept "
+            "and imported: run the same command again to retry the rest"
+        )
     return result
 
 
@@ -115,8 +148,10 @@ def cmd_data_info(args) -> dict:
     if not rows and not broken:
         print(f"{store.root}: empty; run `cryptousd fetch` to fill it")
     for r in rows:
-        print(f"{r.source:10s} {r.symbol:10s} {r.first:%Y-%m-%d %H:%M} .. {r.last:%Y-%m-%d %H:%M}  "
-              f"{r.rows:>9,d} candles  {r.missing:>6,d} missing minutes  {r.months} month file(s)")
+        print(
+            f"{r.source:10s} {r.symbol:10s} {r.first:%Y-%m-%d %H:%M} .. {r.last:%Y-%m-%d %H:%M}  "
+            f"{r.rows:>9,d} candles  {r.missing:>6,d} missing minutes  {r.months} month file(s)"
+        )
     for b in broken:  # each error names the file and says to delete it and fetch that month again
         print(f"broken     {b.error}")
     return {
@@ -144,15 +179,30 @@ def cmd_train(args) -> dict:
 
     candles, paths = _load_data(args.data)
     split = {
-        "train": (args.train_start or DEFAULT_SPLIT["train"][0], args.train_end or DEFAULT_SPLIT["train"][1]),
+        "train": (
+            args.train_start or DEFAULT_SPLIT["train"][0],
+            args.train_end or DEFAULT_SPLIT["train"][1],
+        ),
         "val": (args.val_start or DEFAULT_SPLIT["val"][0], args.val_end or DEFAULT_SPLIT["val"][1]),
-        "test": (args.test_start or DEFAULT_SPLIT["test"][0], args.test_end or DEFAULT_SPLIT["test"][1]),
+        "test": (
+            args.test_start or DEFAULT_SPLIT["test"][0],
+            args.test_end or DEFAULT_SPLIT["test"][1],
+        ),
     }
-    cfg = TrainConfig(variant=args.variant, epochs=args.epochs, stride=args.stride, batch_size=args.batch_size,
-                      seed=args.seed, calib_stride=args.calib_stride, eval_stride=args.eval_stride,
-                      patience=args.patience).validated()
+    cfg = TrainConfig(
+        variant=args.variant,
+        epochs=args.epochs,
+        stride=args.stride,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        calib_stride=args.calib_stride,
+        eval_stride=args.eval_stride,
+        patience=args.patience,
+    ).validated()
     out = Path(args.out) if args.out else MODELS_DIR / f"lstm-{args.variant}"
-    command = "cryptousd " + " ".join(sys.argv[1:]) if sys.argv and "cryptousd" in sys.argv[0] else None
+    command = (
+        "cryptousd " + " ".join(sys.argv[1:]) if sys.argv and "cryptousd" in sys.argv[0] else None
+    )
     card = train(candles, out, config=cfg, split=split, data_description=paths, command=command)
     from .forecast.report import card_summary
 
@@ -168,12 +218,22 @@ def cmd_evaluate(args) -> dict:
     candles, paths = _load_data(args.data)
     model = load_forecaster(args.model)
     forecasters = {model.name: model, **load_baselines(args.model)}
-    ev = walk_forward(candles, forecasters, start=args.start, end=args.end, stride=args.stride, model=model.name,
-                      data=paths, progress=True)
+    ev = walk_forward(
+        candles,
+        forecasters,
+        start=args.start,
+        end=args.end,
+        stride=args.stride,
+        model=model.name,
+        data=paths,
+        progress=True,
+    )
     import pandas as pd
 
     with pd.option_context("display.width", 160, "display.max_columns", 20):
-        print(f"{ev.n_origins:,d} origins from {ev.start} to {ev.end} ({ev.skipped} skipped at gaps)")
+        print(
+            f"{ev.n_origins:,d} origins from {ev.start} to {ev.end} ({ev.skipped} skipped at gaps)"
+        )
         print(ev.summary())
     return ev.to_dict()
 
@@ -184,19 +244,33 @@ def cmd_backtest(args) -> dict:
     from .forecast import load_baselines, load_forecaster
 
     if args.stride is not None:
-        raise DataError("backtest takes no --stride: positions never overlap and each period is "
-                        "--hold minutes; add --every-minute to trade every minute's forecast")
+        raise DataError(
+            "backtest takes no --stride: positions never overlap and each period is "
+            "--hold minutes; add --every-minute to trade every minute's forecast"
+        )
     if args.hold < 1:
-        raise DataError(f"--hold {args.hold}: a position is held a positive number of minutes; "
-                        "give --hold between 1 and the model's horizon (default 10)")
+        raise DataError(
+            f"--hold {args.hold}: a position is held a positive number of minutes; "
+            "give --hold between 1 and the model's horizon (default 10)"
+        )
     candles, paths = _load_data(args.data)
     model = load_forecaster(args.model)
     forecasters = {model.name: model, **load_baselines(args.model)}
-    report = backtest_all(candles, forecasters, start=args.start, end=args.end,
-                          fee_bps=args.fee_bps, slippage_bps=args.slippage_bps, hold=args.hold,
-                          allow_short=args.short, staggered=args.every_minute)
-    print(f"{report.extra['method']}; {report.extra['periods']:,d} periods "
-          f"from {report.start} to {report.end}")
+    report = backtest_all(
+        candles,
+        forecasters,
+        start=args.start,
+        end=args.end,
+        fee_bps=args.fee_bps,
+        slippage_bps=args.slippage_bps,
+        hold=args.hold,
+        allow_short=args.short,
+        staggered=args.every_minute,
+    )
+    print(
+        f"{report.extra['method']}; {report.extra['periods']:,d} periods "
+        f"from {report.start} to {report.end}"
+    )
     print(report.table().to_string())
     out = report.to_dict()
     out.update(model=model.name, data=paths)
@@ -215,7 +289,9 @@ def cmd_bench(args) -> dict:
 
     bench = Path(__file__).resolve().parents[1] / "benchmarks" / f"bench_{args.which}.py"
     if not bench.exists():
-        raise CryptoUSDError(f"no benchmark {args.which!r}; choose from data, forecast, evaluate, live")
+        raise CryptoUSDError(
+            f"no benchmark {args.which!r}; choose from data, forecast, evaluate, live"
+        )
     sys.argv = [str(bench)]
     runpy.run_path(str(bench), run_name="__main__")
     return {}
@@ -228,14 +304,19 @@ def cmd_notebooks(args) -> dict:
 
 
 # parser ---------------------------------------------------------------------------------------
-DATA_HELP = ("archive files or folders, or 'store' (default: CRYPTOUSD_DATA, data/store, data/archive, "
-             "../shared/data where it exists, else the 7-day sample shipped with the package)")
+DATA_HELP = (
+    "archive files or folders, or 'store' (default: CRYPTOUSD_DATA, data/store, data/archive, "
+    "../shared/data where it exists, else the 7-day sample shipped with the package)"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     from .forecast.prepare import VARIANTS, TrainConfig
 
-    p = argparse.ArgumentParser(prog="cryptousd", description="CryptoUSD: BTC/USD data, an LSTM forecaster, evaluation and a live dashboard.")
+    p = argparse.ArgumentParser(
+        prog="cryptousd",
+        description="CryptoUSD: BTC/USD data, an LSTM forecaster, evaluation and a live dashboard.",
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     def add(name, func, help_):
@@ -244,29 +325,62 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--json", metavar="PATH", help="also write the result as JSON to PATH")
         return sp
 
-    f = add("fetch", cmd_fetch, "fetch candles from an exchange, Yahoo or archive files into the local store")
-    f.add_argument("--source", choices=["exchange", "yahoo", "binance-vision"], default="exchange",
-                   help="exchange (ccxt, recent candles), yahoo, or binance-vision (Binance's public "
-                   "monthly archives: the full history, checksummed)")
+    f = add(
+        "fetch",
+        cmd_fetch,
+        "fetch candles from an exchange, Yahoo or archive files into the local store",
+    )
+    f.add_argument(
+        "--source",
+        choices=["exchange", "yahoo", "binance-vision"],
+        default="exchange",
+        help="exchange (ccxt, recent candles), yahoo, or binance-vision (Binance's public "
+        "monthly archives: the full history, checksummed)",
+    )
     f.add_argument("--interval", default="1m", help="binance-vision: kline interval (default 1m)")
-    f.add_argument("--market", choices=["spot", "um"], default="spot",
-                   help="binance-vision: spot (default) or um (USD-M futures)")
-    f.add_argument("--base-url", help="binance-vision: the archive's address (default the public one)")
-    f.add_argument("--dest", help="binance-vision: where the zips go "
-                   "(default data/archive/binance/<market>/<SYMBOL>-<interval>)")
-    f.add_argument("--exchange", default=DEFAULT_EXCHANGE, help=f"ccxt exchange id (default {DEFAULT_EXCHANGE})")
-    f.add_argument("--symbol", help=f"market symbol (default {DEFAULT_SYMBOL}; Yahoo: "
-                   f"{DEFAULT_YAHOO_TICKER}; --archive: read from Binance file names such as "
-                   "ETHUSDT-1m-2025-01.zip, needed for other names)")
-    f.add_argument("--days", type=float, default=1.0,
-                   help="how far back to fetch when --start is not given (a series already in the store continues from its end)")
+    f.add_argument(
+        "--market",
+        choices=["spot", "um"],
+        default="spot",
+        help="binance-vision: spot (default) or um (USD-M futures)",
+    )
+    f.add_argument(
+        "--base-url", help="binance-vision: the archive's address (default the public one)"
+    )
+    f.add_argument(
+        "--dest",
+        help="binance-vision: where the zips go "
+        "(default data/archive/binance/<market>/<SYMBOL>-<interval>)",
+    )
+    f.add_argument(
+        "--exchange",
+        default=DEFAULT_EXCHANGE,
+        help=f"ccxt exchange id (default {DEFAULT_EXCHANGE})",
+    )
+    f.add_argument(
+        "--symbol",
+        help=f"market symbol (default {DEFAULT_SYMBOL}; Yahoo: "
+        f"{DEFAULT_YAHOO_TICKER}; --archive: read from Binance file names such as "
+        "ETHUSDT-1m-2025-01.zip, needed for other names)",
+    )
+    f.add_argument(
+        "--days",
+        type=float,
+        default=1.0,
+        help="how far back to fetch when --start is not given (a series already in the store continues from its end)",
+    )
     f.add_argument("--start", help="UTC start, e.g. 2025-01-01 (binance-vision: a month, 2024-01)")
     f.add_argument("--end", help="UTC end (default now; binance-vision: the last month, 2025-03)")
-    f.add_argument("--archive", nargs="+", metavar="PATH",
-                   help="import one-minute candle files (.zip/.csv/.csv.gz) or folders instead")
-    f.add_argument("--source-name",
-                   help="store name for imported files (default: binance for Binance file "
-                   "names, else import)")
+    f.add_argument(
+        "--archive",
+        nargs="+",
+        metavar="PATH",
+        help="import one-minute candle files (.zip/.csv/.csv.gz) or folders instead",
+    )
+    f.add_argument(
+        "--source-name",
+        help="store name for imported files (default: binance for Binance file names, else import)",
+    )
     f.add_argument("--store", default=str(STORE_DIR), help="store folder (default data/store)")
 
     d = add("data", cmd_data, "describe the local store: series, ranges, gaps")
@@ -278,14 +392,26 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data", nargs="+", help=DATA_HELP)
     t.add_argument("--variant", choices=VARIANTS, default=defaults.variant)
     t.add_argument("--epochs", type=int, default=defaults.epochs)
-    t.add_argument("--stride", type=int, default=defaults.stride,
-                   help=f"minutes between training windows (default {defaults.stride})")
+    t.add_argument(
+        "--stride",
+        type=int,
+        default=defaults.stride,
+        help=f"minutes between training windows (default {defaults.stride})",
+    )
     t.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    t.add_argument("--patience", type=int, default=defaults.patience, help="early-stopping patience in epochs")
+    t.add_argument(
+        "--patience", type=int, default=defaults.patience, help="early-stopping patience in epochs"
+    )
     t.add_argument("--seed", type=int, default=defaults.seed)
-    t.add_argument("--calib-stride", type=int, default=defaults.calib_stride,
-                   help="minutes between validation origins used for interval calibration")
-    t.add_argument("--eval-stride", type=int, default=defaults.eval_stride, help="minutes between test origins")
+    t.add_argument(
+        "--calib-stride",
+        type=int,
+        default=defaults.calib_stride,
+        help="minutes between validation origins used for interval calibration",
+    )
+    t.add_argument(
+        "--eval-stride", type=int, default=defaults.eval_stride, help="minutes between test origins"
+    )
     for part in ("train", "val", "test"):
         t.add_argument(f"--{part}-start")
         t.add_argument(f"--{part}-end")
@@ -296,30 +422,44 @@ def build_parser() -> argparse.ArgumentParser:
         ("backtest", cmd_backtest, "trading backtest with fees of a model and the baselines"),
     ):
         e = add(name, func, help_)
-        e.add_argument("--data", nargs="+",
-                       help=DATA_HELP)
-        e.add_argument("--model", default=None,
-                       help=f"model folder or name (default {DEFAULT_MODEL})")
+        e.add_argument("--data", nargs="+", help=DATA_HELP)
+        e.add_argument(
+            "--model", default=None, help=f"model folder or name (default {DEFAULT_MODEL})"
+        )
         e.add_argument("--start", help="first origin (UTC)")
         e.add_argument("--end", help="end of the range (UTC, exclusive)")
         if name == "evaluate":
-            e.add_argument("--stride", type=int, default=1,
-                           help="minutes between evaluation origins (default 1: every minute)")
+            e.add_argument(
+                "--stride",
+                type=int,
+                default=1,
+                help="minutes between evaluation origins (default 1: every minute)",
+            )
         if name == "backtest":
             e.description = (
                 f"{help_}. Positions never overlap: each period is --hold minutes and the next "
                 "starts where it ends. With --every-minute, every minute's forecast is traded "
-                "by HOLD staggered sub-accounts, each with 1/HOLD of the capital.")
-            e.add_argument("--fee-bps", type=float, default=10.0,
-                           help="fee per side in basis points")
-            e.add_argument("--slippage-bps", type=float, default=1.0,
-                           help="slippage per side in basis points")
-            e.add_argument("--hold", type=int, default=HORIZON,
-                           help="minutes each position is held, which is also the period "
-                                f"(1 to the model's horizon, default {HORIZON})")
-            e.add_argument("--every-minute", action="store_true",
-                           help="trade every minute's forecast through HOLD staggered "
-                                "sub-accounts, each with 1/HOLD of the capital")
+                "by HOLD staggered sub-accounts, each with 1/HOLD of the capital."
+            )
+            e.add_argument(
+                "--fee-bps", type=float, default=10.0, help="fee per side in basis points"
+            )
+            e.add_argument(
+                "--slippage-bps", type=float, default=1.0, help="slippage per side in basis points"
+            )
+            e.add_argument(
+                "--hold",
+                type=int,
+                default=HORIZON,
+                help="minutes each position is held, which is also the period "
+                f"(1 to the model's horizon, default {HORIZON})",
+            )
+            e.add_argument(
+                "--every-minute",
+                action="store_true",
+                help="trade every minute's forecast through HOLD staggered "
+                "sub-accounts, each with 1/HOLD of the capital",
+            )
             e.add_argument("--short", action="store_true", help="allow short positions")
             # not an option: caught in cmd_backtest to say why in one line
             e.add_argument("--stride", nargs="?", const="", default=None, help=argparse.SUPPRESS)

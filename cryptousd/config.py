@@ -29,7 +29,9 @@ COVERAGE = 0.80  # default nominal coverage of prediction intervals
 DEFAULT_SYMBOL = "BTC/USD"
 DEFAULT_EXCHANGE = "coinbase"  # reachable from the US; Binance.com refuses US users
 DEFAULT_YAHOO_TICKER = "BTC-USD"
-DEFAULT_MODEL = "lstm-direct-btcusdt-1m"  # tied with recursive on validation, 10x cheaper (card: selection)
+DEFAULT_MODEL = (
+    "lstm-direct-btcusdt-1m"  # tied with recursive on validation, 10x cheaper (card: selection)
+)
 
 OHLCV = ["open", "high", "low", "close", "volume"]
 

@@ -35,7 +35,7 @@ class Settings:
     model: str | None = None
 
     @classmethod
-    def from_env(cls, env=os.environ) -> "Settings":
+    def from_env(cls, env=os.environ) -> Settings:
         def num(key, default):
             raw = env.get(key)
             if raw in (None, ""):
@@ -46,11 +46,15 @@ class Settings:
                 raise DataError(f"{key}={raw!r}: not a number") from None
 
         replay = tuple(p for p in env.get("CRYPTOUSD_REPLAY", "").split(os.pathsep) if p)
-        return cls(source=env.get("CRYPTOUSD_SOURCE", "auto") or "auto", replay=replay,
-                   replay_speed=num("CRYPTOUSD_REPLAY_SPEED", 60.0), refresh_s=num("CRYPTOUSD_REFRESH_S", 1.0),
-                   model=env.get("CRYPTOUSD_MODEL") or None).validated()
+        return cls(
+            source=env.get("CRYPTOUSD_SOURCE", "auto") or "auto",
+            replay=replay,
+            replay_speed=num("CRYPTOUSD_REPLAY_SPEED", 60.0),
+            refresh_s=num("CRYPTOUSD_REFRESH_S", 1.0),
+            model=env.get("CRYPTOUSD_MODEL") or None,
+        ).validated()
 
-    def validated(self) -> "Settings":
+    def validated(self) -> Settings:
         """Check values (they may come from a browser); raise a one-line DataError."""
         if self.source not in SOURCES:
             raise DataError(f"source {self.source!r}: choose one of {', '.join(SOURCES)}")
@@ -59,7 +63,9 @@ class Settings:
         if not (isinstance(self.refresh_s, (int, float)) and 0.1 <= self.refresh_s <= 60):
             raise DataError(f"refresh interval {self.refresh_s}: between 0.1 and 60 seconds")
         if not (isinstance(self.replay_speed, (int, float)) and 1 <= self.replay_speed <= 10_000):
-            raise DataError(f"replay speed {self.replay_speed}: between 1 and 10000 minutes per second")
+            raise DataError(
+                f"replay speed {self.replay_speed}: between 1 and 10000 minutes per second"
+            )
         return self
 
 
@@ -95,8 +101,9 @@ class Dashboard:
 
     def _open(self, settings: Settings) -> tuple[LiveSession, str]:
         """A new session on the source ``settings`` name (slow: may probe the network; no lock)."""
-        source, note = make_source(settings.source, settings.symbol, replay=settings.replay,
-                                   speed=settings.replay_speed)
+        source, note = make_source(
+            settings.source, settings.symbol, replay=settings.replay, speed=settings.replay_speed
+        )
         session = LiveSession(source, self.forecaster)
         session.paused = bool(self.view.pause.value)
         return session, note
@@ -107,7 +114,9 @@ class Dashboard:
             self.session, self.note = session, note
 
     def _show_error(self, text: str) -> None:
-        self.view.message.value = f"<span class='cu-error' style='color:#c62828'>{html.escape(text)[:300]}</span>"
+        self.view.message.value = (
+            f"<span class='cu-error' style='color:#c62828'>{html.escape(text)[:300]}</span>"
+        )
 
     def _change(self, **kw) -> None:
         """Apply one control's new value; the timer never sees a half-changed session."""
@@ -140,7 +149,9 @@ class Dashboard:
             session = self.session
             session.tick()
             state = session.state()
-        self.view.render(state, describe=session.source.describe(), model_line=self.model_line, note=self.note)
+        self.view.render(
+            state, describe=session.source.describe(), model_line=self.model_line, note=self.note
+        )
         ms = (time.perf_counter() - t0) * 1000
         self.render_ms.append(ms)
         return ms
@@ -172,5 +183,3 @@ class Dashboard:
 
 def served_by_voila() -> bool:
     return any(k in os.environ for k in ("VOILA_KERNEL_ID", "VOILA_BASE_URL", "VOILA_SERVER_URL"))
-
-

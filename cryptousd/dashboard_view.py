@@ -15,7 +15,12 @@ from .sources.factory import SOURCES
 
 SPEEDS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1200, 3000, 10000)  # replay minutes per second
 SYMBOLS = ("BTC/USD", "ETH/USD")
-STATUS_COLOURS = {"LIVE": "#2e7d32", "RECONNECTING": "#c62828", "PAUSED": "#757575", "FINISHED": "#757575"}
+STATUS_COLOURS = {
+    "LIVE": "#2e7d32",
+    "RECONNECTING": "#c62828",
+    "PAUSED": "#757575",
+    "FINISHED": "#757575",
+}
 
 
 def _naive(index: pd.DatetimeIndex) -> np.ndarray:
@@ -37,40 +42,104 @@ class DashboardView:
         self.sx = bq.DateScale()
         self.sy = bq.LinearScale()
         scales = {"x": self.sx, "y": self.sy}
-        self.real = bq.OHLC(x=[], y=[], scales=scales, marker="candle", colors=[UP, DOWN], stroke="#455a64",
-                            stroke_width=1.0, format="ohlc")
+        self.real = bq.OHLC(
+            x=[],
+            y=[],
+            scales=scales,
+            marker="candle",
+            colors=[UP, DOWN],
+            stroke="#455a64",
+            stroke_width=1.0,
+            format="ohlc",
+        )
         # the forming candle: a wick and a thick body (an OHLC mark of one candle has no width to go by)
-        self.forming_wick = bq.Lines(x=[], y=[], scales=scales, colors=[FORMING_WICK], stroke_width=1.5)
-        self.forming = bq.Lines(x=[], y=[], scales=scales, colors=[FORMING], stroke_width=7, opacities=[0.9])
-        self.pred = bq.OHLC(x=[], y=[], scales=scales, marker="candle", colors=[PRED, PRED], stroke=PRED,
-                            opacities=[0.35], format="ohlc")
-        self.band = bq.Lines(x=[], y=[], scales=scales, fill="between", colors=[BAND, BAND], fill_colors=[BAND],
-                             fill_opacities=[0.12], opacities=[0.5, 0.5], stroke_width=1, line_style="dashed")
-        self.now_line = bq.Lines(x=[], y=[], scales=scales, colors=[NOW], line_style="dotted", stroke_width=1.5)
+        self.forming_wick = bq.Lines(
+            x=[], y=[], scales=scales, colors=[FORMING_WICK], stroke_width=1.5
+        )
+        self.forming = bq.Lines(
+            x=[], y=[], scales=scales, colors=[FORMING], stroke_width=7, opacities=[0.9]
+        )
+        self.pred = bq.OHLC(
+            x=[],
+            y=[],
+            scales=scales,
+            marker="candle",
+            colors=[PRED, PRED],
+            stroke=PRED,
+            opacities=[0.35],
+            format="ohlc",
+        )
+        self.band = bq.Lines(
+            x=[],
+            y=[],
+            scales=scales,
+            fill="between",
+            colors=[BAND, BAND],
+            fill_colors=[BAND],
+            fill_opacities=[0.12],
+            opacities=[0.5, 0.5],
+            stroke_width=1,
+            line_style="dashed",
+        )
+        self.now_line = bq.Lines(
+            x=[], y=[], scales=scales, colors=[NOW], line_style="dotted", stroke_width=1.5
+        )
         ax = bq.Axis(scale=self.sx, label="time (UTC)", tick_format="%H:%M", grid_lines="none")
-        ay = bq.Axis(scale=self.sy, orientation="vertical", label="USD", label_offset="62px", tick_format=",.0f",
-                     grid_color="#eceff1")
+        ay = bq.Axis(
+            scale=self.sy,
+            orientation="vertical",
+            label="USD",
+            label_offset="62px",
+            tick_format=",.0f",
+            grid_color="#eceff1",
+        )
         # the forming minute is also the first forecast minute: draw it over its forecast
-        self.figure = bq.Figure(marks=[self.band, self.pred, self.real, self.now_line, self.forming_wick, self.forming], axes=[ax, ay],
-                                title="", animation_duration=0,
-                                fig_margin={"top": 20, "bottom": 45, "left": 85, "right": 20},
-                                layout=w.Layout(flex="3 1 560px", height="460px"))
+        self.figure = bq.Figure(
+            marks=[self.band, self.pred, self.real, self.now_line, self.forming_wick, self.forming],
+            axes=[ax, ay],
+            title="",
+            animation_duration=0,
+            fig_margin={"top": 20, "bottom": 45, "left": 85, "right": 20},
+            layout=w.Layout(flex="3 1 560px", height="460px"),
+        )
         self.header = w.HTML()
         self.panel = w.HTML(layout=w.Layout(flex="2 1 320px"))
         swatch = "<span style='display:inline-block;width:12px;height:12px;background:{};opacity:{};margin:0 4px 0 14px'></span>{}"
-        self.legend = w.HTML("<div style='font-size:12px;color:#455a64'>" + "".join(swatch.format(*x) for x in [
-            (UP, 1, "up candle"), (DOWN, 1, "down candle"), (FORMING, 1, "forming (not closed)"),
-            (PRED, 0.45, "forecast: next 10 minutes"), (BAND, 0.2, "80 % interval of the close")])
-            + "<span style='margin-left:14px'>dotted line: now</span></div>")
+        self.legend = w.HTML(
+            "<div style='font-size:12px;color:#455a64'>"
+            + "".join(
+                swatch.format(*x)
+                for x in [
+                    (UP, 1, "up candle"),
+                    (DOWN, 1, "down candle"),
+                    (FORMING, 1, "forming (not closed)"),
+                    (PRED, 0.45, "forecast: next 10 minutes"),
+                    (BAND, 0.2, "80 % interval of the close"),
+                ]
+            )
+            + "<span style='margin-left:14px'>dotted line: now</span></div>"
+        )
         self.message = w.HTML()
         self.symbol = w.Dropdown(options=SYMBOLS, description="Symbol")
         self.source = w.Dropdown(options=SOURCES, description="Source")
         self.refresh = w.BoundedFloatText(min=0.1, max=60, step=0.5, description="Refresh s")
-        self.speed = w.SelectionSlider(options=SPEEDS, value=60, description="Replay ×", tooltip="minutes of market time per second")
-        self.pause = w.ToggleButton(description="Pause", icon="pause", tooltip="pause or resume the live loop")
-        controls = w.HBox([self.symbol, self.source, self.refresh, self.speed, self.pause],
-                          layout=w.Layout(flex_flow="row wrap", gap="6px"))
-        body = w.HBox([self.figure, self.panel], layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))
+        self.speed = w.SelectionSlider(
+            options=SPEEDS,
+            value=60,
+            description="Replay ×",
+            tooltip="minutes of market time per second",
+        )
+        self.pause = w.ToggleButton(
+            description="Pause", icon="pause", tooltip="pause or resume the live loop"
+        )
+        controls = w.HBox(
+            [self.symbol, self.source, self.refresh, self.speed, self.pause],
+            layout=w.Layout(flex_flow="row wrap", gap="6px"),
+        )
+        body = w.HBox(
+            [self.figure, self.panel],
+            layout=w.Layout(flex_flow="row wrap", align_items="flex-start"),
+        )
         self.widget = w.VBox([self.header, controls, body, self.legend, self.message])
         self.widget.add_class("cryptousd-dashboard")
         self._drawn: tuple | None = None  # (last candle, forecast origin) on the chart
@@ -116,7 +185,12 @@ class DashboardView:
             bx = np.r_[_naive(pd.DatetimeIndex([fc.origin])), _naive(fc.candles.index)]
             with self.band.hold_sync():
                 self.band.x = bx
-                self.band.y = np.vstack([np.r_[fc.last_close, fc.lower.to_numpy()], np.r_[fc.last_close, fc.upper.to_numpy()]])
+                self.band.y = np.vstack(
+                    [
+                        np.r_[fc.last_close, fc.lower.to_numpy()],
+                        np.r_[fc.last_close, fc.upper.to_numpy()],
+                    ]
+                )
         if fc is not None:
             lows.append(fc.lower.min())
             highs.append(fc.upper.max())
@@ -133,7 +207,9 @@ class DashboardView:
                     self.sy.min, self.sy.max = y_range
                 self.now_line.y = list(y_range)
         if len(c) and changed:
-            t_end = (fc.candles.index[-1] if fc is not None else c.index[-1]) + pd.Timedelta(minutes=1)
+            t_end = (fc.candles.index[-1] if fc is not None else c.index[-1]) + pd.Timedelta(
+                minutes=1
+            )
             t_now = c.index[-1] + pd.Timedelta(minutes=1)
             with self.sx.hold_sync():
                 self.sx.min = _naive(pd.DatetimeIndex([c.index[0] - pd.Timedelta(minutes=1)]))[0]
@@ -145,18 +221,33 @@ class DashboardView:
 def header_html(status: str, describe: str, note: str = "") -> str:
     """The title, the source's status badge, what is shown, and why a fallback was taken."""
     colour = STATUS_COLOURS.get(status.split()[0] if status else "", "#ef6c00")
-    badge = (f"<span class='cu-status' style='background:{colour};color:white;padding:2px 8px;"
-             f"border-radius:4px;white-space:nowrap'>{html.escape(status)}</span>")
-    note_html = (f"<span class='cu-note' style='flex-basis:100%;color:#ef6c00;font-size:12px'>"
-                 f"{html.escape(note)}</span>") if note else ""
-    return ("<div style='display:flex;flex-wrap:wrap;align-items:center;gap:4px 12px'>"
-            "<b style='font-size:20px;white-space:nowrap'>CryptoUSD live</b>" + badge
-            + f"<span style='color:#546e7a'>{html.escape(describe)}</span>" + note_html + "</div>")
+    badge = (
+        f"<span class='cu-status' style='background:{colour};color:white;padding:2px 8px;"
+        f"border-radius:4px;white-space:nowrap'>{html.escape(status)}</span>"
+    )
+    note_html = (
+        (
+            f"<span class='cu-note' style='flex-basis:100%;color:#ef6c00;font-size:12px'>"
+            f"{html.escape(note)}</span>"
+        )
+        if note
+        else ""
+    )
+    return (
+        "<div style='display:flex;flex-wrap:wrap;align-items:center;gap:4px 12px'>"
+        "<b style='font-size:20px;white-space:nowrap'>CryptoUSD live</b>"
+        + badge
+        + f"<span style='color:#546e7a'>{html.escape(describe)}</span>"
+        + note_html
+        + "</div>"
+    )
 
 
 def _row(label: str, value: str, cls: str = "") -> str:
-    return (f"<tr class='{cls}'><td style='color:#607d8b;padding:2px 10px 2px 0;white-space:nowrap;vertical-align:top'>"
-            f"{label}</td><td><b>{value}</b></td></tr>")
+    return (
+        f"<tr class='{cls}'><td style='color:#607d8b;padding:2px 10px 2px 0;white-space:nowrap;vertical-align:top'>"
+        f"{label}</td><td><b>{value}</b></td></tr>"
+    )
 
 
 def panel_html(state: LiveState, *, model_line: str) -> str:
@@ -167,15 +258,31 @@ def panel_html(state: LiveState, *, model_line: str) -> str:
         last = float(c["close"].iloc[-1])
         prev = float(c["close"].iloc[-2]) if len(c) > 1 else last
         chg = last - prev
-        rows.append(_row("Last close", f"{_fmt_price(last)} <span style='color:{UP if chg >= 0 else DOWN}'>"
-                                       f"{chg:+,.2f} ({chg / prev * 1e4:+.1f} bps)</span>", "cu-last"))
+        rows.append(
+            _row(
+                "Last close",
+                f"{_fmt_price(last)} <span style='color:{UP if chg >= 0 else DOWN}'>"
+                f"{chg:+,.2f} ({chg / prev * 1e4:+.1f} bps)</span>",
+                "cu-last",
+            )
+        )
         rows.append(_row("Last candle", f"{c.index[-1]:%Y-%m-%d %H:%M} UTC", "cu-time"))
     if fc is not None:
         h = len(fc.candles)
-        rows.append(_row(f"Forecast close in {h} min", f"{_fmt_price(fc.candles['close'].iloc[-1])} ({fc.change_pct:+.4f} %, {fc.change_pct * 100:+.2f} bps)",
-                         "cu-forecast"))
-        rows.append(_row(f"{fc.coverage:.0%} interval", f"{_fmt_price(fc.lower.iloc[-1])} – {_fmt_price(fc.upper.iloc[-1])}",
-                         "cu-interval"))
+        rows.append(
+            _row(
+                f"Forecast close in {h} min",
+                f"{_fmt_price(fc.candles['close'].iloc[-1])} ({fc.change_pct:+.4f} %, {fc.change_pct * 100:+.2f} bps)",
+                "cu-forecast",
+            )
+        )
+        rows.append(
+            _row(
+                f"{fc.coverage:.0%} interval",
+                f"{_fmt_price(fc.lower.iloc[-1])} – {_fmt_price(fc.upper.iloc[-1])}",
+                "cu-interval",
+            )
+        )
         rows.append(_row(f"P(up in {h} min)", f"{fc.p_up:.1%}", "cu-pup"))
         rows.append(_row("Forecast latency", f"{fc.elapsed_ms:.2f} ms", "cu-latency"))
     rows.append(_row("Model", html.escape(model_line), "cu-model"))
@@ -187,10 +294,14 @@ def panel_html(state: LiveState, *, model_line: str) -> str:
     age = "–" if state.last_update is None else f"{time.monotonic() - state.last_update:.1f} s ago"
     rows.append(_row("Last update", age, "cu-age"))
     if sc.n:
-        rows.append(_row("Scorecard", f"{sc.n} resolved · MAE {sc.mae:,.2f} vs persistence {sc.mae_persistence:,.2f} · "
-                                      f"direction {sc.hit_rate:.0%} · in interval {sc.coverage:.0%}", "cu-score"))
+        rows.append(
+            _row(
+                "Scorecard",
+                f"{sc.n} resolved · MAE {sc.mae:,.2f} vs persistence {sc.mae_persistence:,.2f} · "
+                f"direction {sc.hit_rate:.0%} · in interval {sc.coverage:.0%}",
+                "cu-score",
+            )
+        )
     else:
         rows.append(_row("Scorecard", "waiting for the first forecast to come due", "cu-score"))
     return "<table class='cu-panel' style='font-size:13px'>" + "".join(rows) + "</table>"
-
-

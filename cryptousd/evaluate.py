@@ -34,20 +34,35 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .times import index_ns
 from .config import COVERAGE, INTERVAL_NS
 from .errors import DataError, ModelError
 from .features import series_arrays, windows
 from .forecast.base import Forecaster
 from .forecast.intervals import window_sigma
+from .times import index_ns
 
 METRICS = [
-    "mae", "rmse", "mae_bps", "mae_ratio_vs_persistence", "direction_accuracy", "direction_ci_low",
-    "direction_ci_high", "coverage", "interval_width", "dm_pvalue", "brier", "brier_base",
+    "mae",
+    "rmse",
+    "mae_bps",
+    "mae_ratio_vs_persistence",
+    "direction_accuracy",
+    "direction_ci_low",
+    "direction_ci_high",
+    "coverage",
+    "interval_width",
+    "dm_pvalue",
+    "brier",
+    "brier_base",
 ]
 # more columns of Evaluation.table, written beside METRICS in each result row by to_dict
-EXTRA = ["direction_ci_method", "direction_majority_baseline", "direction_base_rate",
-         "interval_width_bps", "dm_note"]
+EXTRA = [
+    "direction_ci_method",
+    "direction_majority_baseline",
+    "direction_base_rate",
+    "interval_width_bps",
+    "dm_note",
+]
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
 
@@ -66,8 +81,14 @@ def block_length(h: int, stride: int, n: int) -> int:
 
 
 def block_bootstrap_ci(
-    hits: np.ndarray, used: np.ndarray, block: int, *, resamples: int = BOOTSTRAP_RESAMPLES,
-    seed: int = BOOTSTRAP_SEED, starts: np.ndarray | None = None, confidence: float = 0.95,
+    hits: np.ndarray,
+    used: np.ndarray,
+    block: int,
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+    starts: np.ndarray | None = None,
+    confidence: float = 0.95,
 ) -> tuple[float, float]:
     """Percentile moving-block bootstrap interval of ``sum(hits) / sum(used)`` over a series.
 
@@ -98,8 +119,9 @@ def block_bootstrap_ci(
     return (float(lo), float(hi))
 
 
-def bootstrap_starts(n: int, block: int, resamples: int = BOOTSTRAP_RESAMPLES,
-                     seed: int = BOOTSTRAP_SEED) -> np.ndarray:
+def bootstrap_starts(
+    n: int, block: int, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED
+) -> np.ndarray:
     """Random block starts (resamples, ceil(n / block)) in ``0 .. n - block``."""
     block = int(min(max(block, 1), n))
     rng = np.random.default_rng(seed)
@@ -138,7 +160,9 @@ def diebold_mariano(e_model: np.ndarray, e_base: np.ndarray, h: int) -> float:
     return float(2 * stats.t.sf(abs(dm * correction), df=n - 1))
 
 
-def valid_origins(candles: pd.DataFrame, window: int, horizon: int, stride: int, start=None, end=None) -> tuple[np.ndarray, int]:
+def valid_origins(
+    candles: pd.DataFrame, window: int, horizon: int, stride: int, start=None, end=None
+) -> tuple[np.ndarray, int]:
     """Origins in ``[start, end)`` whose window and horizon avoid gaps; returns (origins, skipped)."""
     from .times import to_utc
 
@@ -174,7 +198,9 @@ class LookAheadForecaster(Forecaster):
     name = "look-ahead (leaky)"
 
     def predict_cum(self, feats, logc, next_time_ns):
-        raise ModelError("the look-ahead forecaster only exists inside walk_forward; it cannot forecast live")
+        raise ModelError(
+            "the look-ahead forecaster only exists inside walk_forward; it cannot forecast live"
+        )
 
     def predict_origins(self, feats, logc, times_ns, origins, chunk: int = 8192):
         ks = np.arange(1, self.horizon + 1)
@@ -204,7 +230,9 @@ class Evaluation:
     model: str
     data: list[str] = field(default_factory=list)
     coverage: float = COVERAGE
-    predictions: dict = field(default_factory=dict, repr=False)  # name -> (origins, mean cum returns)
+    predictions: dict = field(
+        default_factory=dict, repr=False
+    )  # name -> (origins, mean cum returns)
     details: dict = field(default_factory=dict, repr=False)  # name -> horizon -> lists
     stride: int = 1
 
@@ -213,15 +241,25 @@ class Evaluation:
         for name in self.table.index.get_level_values(0).unique():
             sub = self.table.loc[name]
             results[name] = {
-                str(h): {**{m: _plain(sub.loc[h, m]) for m in [*METRICS, *EXTRA] if m in sub.columns},
-                         **{k: [_plain(x) for x in v]
-                            for k, v in self.details.get(name, {}).get(int(h), {}).items()}}
+                str(h): {
+                    **{m: _plain(sub.loc[h, m]) for m in [*METRICS, *EXTRA] if m in sub.columns},
+                    **{
+                        k: [_plain(x) for x in v]
+                        for k, v in self.details.get(name, {}).get(int(h), {}).items()
+                    },
+                }
                 for h in sub.index
             }
         return {
-            "model": self.model, "data": self.data, "start": str(self.start), "end": str(self.end),
-            "n_origins": self.n_origins, "skipped": self.skipped, "stride": self.stride,
-            "coverage_nominal": self.coverage, "results": results,
+            "model": self.model,
+            "data": self.data,
+            "start": str(self.start),
+            "end": str(self.end),
+            "n_origins": self.n_origins,
+            "skipped": self.skipped,
+            "stride": self.stride,
+            "coverage_nominal": self.coverage,
+            "results": results,
         }
 
     def to_json(self, path) -> None:
@@ -232,8 +270,16 @@ class Evaluation:
     def summary(self, horizons=(1, 5, 10)) -> pd.DataFrame:
         """A compact table: MAE in bps and its ratio to persistence, direction accuracy beside the
         training majority's, coverage. A missing ``dm_pvalue`` means untested, not tied."""
-        cols = ["mae_bps", "mae_ratio_vs_persistence", "direction_accuracy",
-                "direction_majority_baseline", "coverage", "dm_pvalue", "brier", "brier_base"]
+        cols = [
+            "mae_bps",
+            "mae_ratio_vs_persistence",
+            "direction_accuracy",
+            "direction_majority_baseline",
+            "coverage",
+            "dm_pvalue",
+            "brier",
+            "brier_base",
+        ]
         sub = self.table.loc[(slice(None), list(horizons)), cols]
         return sub.astype(float).round(4)
 
@@ -304,15 +350,21 @@ def walk_forward(
     if stride < 1:
         raise DataError(f"stride {stride}: must be a positive number of minutes")
     if train_up_rate is not None and not 0 <= train_up_rate <= 1:
-        raise DataError(f"train_up_rate {train_up_rate}: give the training period's share of up "
-                        "moves, between 0 and 1")
+        raise DataError(
+            f"train_up_rate {train_up_rate}: give the training period's share of up "
+            "moves, between 0 and 1"
+        )
     shapes = {(f.window, f.horizon) for f in forecasters.values()}
     if len(shapes) != 1:
-        raise ModelError(f"forecasters disagree on window/horizon: {sorted(shapes)}; evaluate them separately")
+        raise ModelError(
+            f"forecasters disagree on window/horizon: {sorted(shapes)}; evaluate them separately"
+        )
     window, horizon = shapes.pop()
     origins, skipped = valid_origins(candles, window, horizon, stride, start, end)
     if len(origins) == 0:
-        raise DataError(f"no usable origins between {start} and {end} ({skipped} touch gaps); pick another range")
+        raise DataError(
+            f"no usable origins between {start} and {end} ({skipped} touch gaps); pick another range"
+        )
     arr = series_arrays(candles)
     feats, close, logc, times = arr.feats, arr.close, arr.logc, arr.times
     ks = np.arange(1, horizon + 1)
@@ -321,7 +373,6 @@ def walk_forward(
     actual_price = close[origins[:, None] + ks]
     sigma = window_sigma(windows(feats[:, :1], origins, window)[..., 0])
     up = actual > 0
-    flat = actual == 0
     n = len(origins)
     rank = np.empty(n, dtype=int)
     rank[np.argsort(sigma, kind="stable")] = np.arange(n)
@@ -351,36 +402,56 @@ def walk_forward(
         details[name] = {}
         if cal is not None:
             lo, hi = cal.interval(mean, sigma, coverage)
-            p_up = np.column_stack([cal.p_up(mean[:, j], sigma, horizon_index=j) for j in range(horizon)])
+            p_up = np.column_stack(
+                [cal.p_up(mean[:, j], sigma, horizon_index=j) for j in range(horizon)]
+            )
         for j, h in enumerate(ks):
             e = err[:, j]
             mae = float(np.mean(np.abs(e)))
-            row = {"forecaster": name, "horizon": int(h), "mae": mae, "rmse": float(np.sqrt(np.mean(e**2))),
-                   "mae_bps": float(np.mean(np.abs(e) / c0) * 1e4),
-                   "mae_ratio_vs_persistence": _ratio(mae, float(np.mean(np.abs(base_err[:, j]))))}
-            row.update(_direction(mean[:, j], actual[:, j], int(h), stride, up_rates[j],
-                                  starts_cache))
+            row = {
+                "forecaster": name,
+                "horizon": int(h),
+                "mae": mae,
+                "rmse": float(np.sqrt(np.mean(e**2))),
+                "mae_bps": float(np.mean(np.abs(e) / c0) * 1e4),
+                "mae_ratio_vs_persistence": _ratio(mae, float(np.mean(np.abs(base_err[:, j])))),
+            }
+            row.update(
+                _direction(mean[:, j], actual[:, j], int(h), stride, up_rates[j], starts_cache)
+            )
             if cal is not None:
                 inside = (actual[:, j] >= lo[:, j]) & (actual[:, j] <= hi[:, j])
                 rel_width = np.exp(hi[:, j]) - np.exp(lo[:, j])
                 base_rate = up[:, j].mean()
-                row.update(coverage=float(inside.mean()),
-                           interval_width=float((c0 * rel_width).mean()),
-                           interval_width_bps=float(rel_width.mean() * 1e4),
-                           brier=float(np.mean((p_up[:, j] - up[:, j]) ** 2)),
-                           brier_base=float(np.mean((base_rate - up[:, j]) ** 2)))
+                row.update(
+                    coverage=float(inside.mean()),
+                    interval_width=float((c0 * rel_width).mean()),
+                    interval_width_bps=float(rel_width.mean() * 1e4),
+                    brier=float(np.mean((p_up[:, j] - up[:, j]) ** 2)),
+                    brier_base=float(np.mean((base_rate - up[:, j]) ** 2)),
+                )
                 by_vol, n_vol = _binned_coverage(inside, vol_bin, 5)
                 by_hour, n_hour = _binned_coverage(inside, hour_bin, 24)
             else:
-                row.update(coverage=math.nan, interval_width=math.nan, interval_width_bps=math.nan,
-                           brier=math.nan, brier_base=math.nan)
+                row.update(
+                    coverage=math.nan,
+                    interval_width=math.nan,
+                    interval_width_bps=math.nan,
+                    brier=math.nan,
+                    brier_base=math.nan,
+                )
                 by_vol, n_vol = [math.nan] * 5, np.bincount(vol_bin, minlength=5).tolist()
                 by_hour, n_hour = [math.nan] * 24, np.bincount(hour_bin, minlength=24).tolist()
-            details[name][int(h)] = {"coverage_by_vol_quintile": by_vol, "n_by_vol_quintile": n_vol,
-                                     "coverage_by_hour": by_hour, "n_by_hour": n_hour}
+            details[name][int(h)] = {
+                "coverage_by_vol_quintile": by_vol,
+                "n_by_vol_quintile": n_vol,
+                "coverage_by_hour": by_hour,
+                "n_by_hour": n_hour,
+            }
             if name == "persistence":
-                row.update(dm_pvalue=math.nan,
-                           dm_note="reference: every DM test is against persistence")
+                row.update(
+                    dm_pvalue=math.nan, dm_note="reference: every DM test is against persistence"
+                )
             else:
                 overlap = math.ceil(int(h) / stride)
                 p = diebold_mariano(e, base_err[:, j], overlap)
@@ -391,14 +462,23 @@ def walk_forward(
             rows.append(row)
     table = pd.DataFrame(rows).set_index(["forecaster", "horizon"])[METRICS + EXTRA]
     return Evaluation(
-        table=table, n_origins=len(origins), skipped=skipped, start=candles.index[origins[0]],
-        end=candles.index[origins[-1]], model=model or next(iter(forecasters)), data=list(data or []),
-        coverage=coverage, predictions=preds, details=details, stride=stride,
+        table=table,
+        n_origins=len(origins),
+        skipped=skipped,
+        start=candles.index[origins[0]],
+        end=candles.index[origins[-1]],
+        model=model or next(iter(forecasters)),
+        data=list(data or []),
+        coverage=coverage,
+        predictions=preds,
+        details=details,
+        stride=stride,
     )
 
 
-def _direction(pred: np.ndarray, actual: np.ndarray, h: int, stride: int, train_up: float,
-               starts_cache: dict) -> dict:
+def _direction(
+    pred: np.ndarray, actual: np.ndarray, h: int, stride: int, train_up: float, starts_cache: dict
+) -> dict:
     """Direction accuracy, its overlap-aware 95 % interval and the two constant-call baselines.
 
     Scored on origins where the actual move is not flat and the forecaster calls a direction
@@ -407,9 +487,14 @@ def _direction(pred: np.ndarray, actual: np.ndarray, h: int, stride: int, train_
     moving = (actual != 0) & (pred != 0)
     scored = moving if moving.any() else actual != 0
     n_dir = int(moving.sum())
-    out = {"direction_accuracy": math.nan, "direction_ci_low": math.nan,
-           "direction_ci_high": math.nan, "direction_ci_method": "none: no direction called",
-           "direction_majority_baseline": math.nan, "direction_base_rate": math.nan}
+    out = {
+        "direction_accuracy": math.nan,
+        "direction_ci_low": math.nan,
+        "direction_ci_high": math.nan,
+        "direction_ci_method": "none: no direction called",
+        "direction_majority_baseline": math.nan,
+        "direction_base_rate": math.nan,
+    }
     if scored.any():
         share_up = float((actual[scored] > 0).mean())
         out["direction_base_rate"] = max(share_up, 1 - share_up)
@@ -428,8 +513,13 @@ def _direction(pred: np.ndarray, actual: np.ndarray, h: int, stride: int, train_
         if block not in starts_cache:
             starts_cache[block] = bootstrap_starts(n, block)
         lo, hi = block_bootstrap_ci(hit, moving, block, starts=starts_cache[block])
-        method = (f"moving-block bootstrap: blocks of {block} origins, "
-                  f"{BOOTSTRAP_RESAMPLES} resamples")
-    out.update(direction_accuracy=hits / n_dir, direction_ci_low=lo, direction_ci_high=hi,
-               direction_ci_method=method)
+        method = (
+            f"moving-block bootstrap: blocks of {block} origins, {BOOTSTRAP_RESAMPLES} resamples"
+        )
+    out.update(
+        direction_accuracy=hits / n_dir,
+        direction_ci_low=lo,
+        direction_ci_high=hi,
+        direction_ci_method=method,
+    )
     return out

@@ -77,7 +77,7 @@ class Scaler:
     std: np.ndarray
 
     @classmethod
-    def fit(cls, x: np.ndarray) -> "Scaler":
+    def fit(cls, x: np.ndarray) -> Scaler:
         mean = np.nanmean(x, axis=0)
         std = np.nanstd(x, axis=0)
         return cls(mean, np.where(std > 1e-12, std, 1.0))
@@ -89,9 +89,11 @@ class Scaler:
         return {"features": FEATURES, "mean": self.mean.tolist(), "std": self.std.tolist()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Scaler":
+    def from_dict(cls, d: dict) -> Scaler:
         if d.get("features") != FEATURES:
-            raise DataError(f"scaler was fitted on features {d.get('features')}, this version computes {FEATURES}")
+            raise DataError(
+                f"scaler was fitted on features {d.get('features')}, this version computes {FEATURES}"
+            )
         return cls(np.asarray(d["mean"], dtype="float64"), np.asarray(d["std"], dtype="float64"))
 
 
@@ -108,28 +110,37 @@ class Split:
     val: tuple[int, int]
     test: tuple[int, int] | None
 
-    def origins(self, part: str, stride: int = 1, window: int = WINDOW, horizon: int = HORIZON) -> np.ndarray:
+    def origins(
+        self, part: str, stride: int = 1, window: int = WINDOW, horizon: int = HORIZON
+    ) -> np.ndarray:
         a, b = getattr(self, part)
         first = max(a + (0 if part == "train" else horizon), window - 1)
         last = b - horizon - 1
         if last < first:
-            raise DataError(f"the {part} range has too few candles for a {window}-minute window and {horizon}-minute horizon")
+            raise DataError(
+                f"the {part} range has too few candles for a {window}-minute window and {horizon}-minute horizon"
+            )
         return np.arange(first, last + 1, stride)
 
 
 def time_split(index: pd.DatetimeIndex, train, val, test=None) -> Split:
     """Row ranges for ``(start, end)`` pairs of times; ranges must be in order and not overlap."""
+
     def rows(rng, name):
         a = int(index.searchsorted(to_utc(rng[0])))
         b = int(index.searchsorted(to_utc(rng[1])))
         if b - a < WINDOW + HORIZON + 1:
-            raise DataError(f"{name} range {rng[0]} .. {rng[1]} holds {b - a} candles; it needs at least {WINDOW + HORIZON + 1}")
+            raise DataError(
+                f"{name} range {rng[0]} .. {rng[1]} holds {b - a} candles; it needs at least {WINDOW + HORIZON + 1}"
+            )
         return a, b
 
     tr, va = rows(train, "training"), rows(val, "validation")
     te = rows(test, "test") if test is not None else None
     if va[0] < tr[1] or (te is not None and te[0] < va[1]):
-        raise DataError("split ranges overlap or are out of order; use train < validation < test in time")
+        raise DataError(
+            "split ranges overlap or are out of order; use train < validation < test in time"
+        )
     return Split(tr, va, te)
 
 

@@ -14,19 +14,19 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from .candles import fill_gaps
-from .times import index_ns
 from .config import INTERVAL_NS, OHLCV
 from .errors import CryptoUSDError, SourceError
 from .forecast.base import Forecast, Forecaster
 from .sources.base import Source
 from .sources.replay import ReplayFinished
+from .times import index_ns
 
 
 @dataclass
@@ -110,8 +110,10 @@ class LiveSession:
         self.max_forecasts_per_tick = max_forecasts_per_tick
         self.backoff_s = backoff_s
         self.clock = clock
-        self.candles = pd.DataFrame({c: pd.Series(dtype="float64") for c in OHLCV},
-                                    index=pd.DatetimeIndex([], tz="UTC", name="open_time"))
+        self.candles = pd.DataFrame(
+            {c: pd.Series(dtype="float64") for c in OHLCV},
+            index=pd.DatetimeIndex([], tz="UTC", name="open_time"),
+        )
         self.forming: pd.Series | None = None
         self.forecast: Forecast | None = None
         self.pending: deque[Forecast] = deque(maxlen=self.horizon + max_forecasts_per_tick)
@@ -203,8 +205,13 @@ class LiveSession:
                 break
             self.pending.popleft()
             if due in close.index:
-                self.scorecard.add(float(fc.candles["close"].iloc[-1]), fc.last_close, float(close.loc[due]),
-                                   float(fc.lower.iloc[-1]), float(fc.upper.iloc[-1]))
+                self.scorecard.add(
+                    float(fc.candles["close"].iloc[-1]),
+                    fc.last_close,
+                    float(close.loc[due]),
+                    float(fc.lower.iloc[-1]),
+                    float(fc.upper.iloc[-1]),
+                )
                 scored += 1
         return scored
 
@@ -221,5 +228,13 @@ class LiveSession:
 
     def state(self) -> LiveState:
         retry = None if self.retry_at is None else max(0.0, self.retry_at - self.clock())
-        return LiveState(self.candles.iloc[-self.window :], self.forming, self.forecast, self.status, self.error, retry,
-                         self.last_update, self.scorecard)
+        return LiveState(
+            self.candles.iloc[-self.window :],
+            self.forming,
+            self.forecast,
+            self.status,
+            self.error,
+            retry,
+            self.last_update,
+            self.scorecard,
+        )

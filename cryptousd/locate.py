@@ -29,8 +29,10 @@ from .errors import DataError
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
 SAMPLE_FILE = SAMPLE_DIR / "BTCUSDT-1m-2025-03-25_31.zip"
 ARCHIVE_DIR = DATA_DIR / "archive" / "binance" / "spot" / "BTCUSDT-1m"
-FETCH_HINT = ("cryptousd fetch --source binance-vision --symbol BTCUSDT --interval 1m "
-              "--start 2024-01 --end 2025-03")
+FETCH_HINT = (
+    "cryptousd fetch --source binance-vision --symbol BTCUSDT --interval 1m "
+    "--start 2024-01 --end 2025-03"
+)
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,11 @@ def _store_or_files(paths: list[str], kind: str) -> DataLocation:
     missing = [str(f) for f in files if not f.exists()]
     if missing:
         raise DataError(f"{missing[0]}: no such file or folder ({kind}); check the path")
-    what = files[0].name if len(files) == 1 else f"{len(files)} files, {files[0].name} .. {files[-1].name}"
+    what = (
+        files[0].name
+        if len(files) == 1
+        else f"{len(files)} files, {files[0].name} .. {files[-1].name}"
+    )
     return DataLocation(files, kind, f"{kind}: {what}")
 
 
@@ -91,7 +97,9 @@ def locate_candles(data=None, *, env=None) -> DataLocation:
         paths = data.split(os.pathsep) if isinstance(data, str) else [str(p) for p in data]
         return _store_or_files([p for p in paths if p], "given")
     if env.get("CRYPTOUSD_DATA"):
-        return _store_or_files([p for p in env["CRYPTOUSD_DATA"].split(os.pathsep) if p], "CRYPTOUSD_DATA")
+        return _store_or_files(
+            [p for p in env["CRYPTOUSD_DATA"].split(os.pathsep) if p], "CRYPTOUSD_DATA"
+        )
     store = CandleStore(STORE_DIR)
     if store.series():
         return DataLocation(store, "store", f"store: the candle store in {store.root}")
@@ -101,6 +109,9 @@ def locate_candles(data=None, *, env=None) -> DataLocation:
     shared = shared_archives()
     if shared:
         return _store_or_files([str(p) for p in shared], "shared")
-    return DataLocation([SAMPLE_FILE], "sample",
-                        f"sample: the 7 days shipped with the package ({SAMPLE_FILE.name}); "
-                        f"for the full history run `{FETCH_HINT}`")
+    return DataLocation(
+        [SAMPLE_FILE],
+        "sample",
+        f"sample: the 7 days shipped with the package ({SAMPLE_FILE.name}); "
+        f"for the full history run `{FETCH_HINT}`",
+    )

@@ -45,17 +45,31 @@ def train(
     calibrate({name: model, **baselines}, prep, cfg)
     everyone = {name: model, **baselines}
     sp = prep.split
-    validation = walk_forward(candles.iloc[: sp.val[1]], everyone, start=candles.index[sp.val[0]],
-                              stride=cfg.calib_stride)
+    validation = walk_forward(
+        candles.iloc[: sp.val[1]], everyone, start=candles.index[sp.val[0]], stride=cfg.calib_stride
+    )
     test = None
     if sp.test is not None:
-        test = walk_forward(candles.iloc[: sp.test[1]], everyone, start=candles.index[sp.test[0]],
-                            stride=cfg.eval_stride)
+        test = walk_forward(
+            candles.iloc[: sp.test[1]],
+            everyone,
+            start=candles.index[sp.test[0]],
+            stride=cfg.eval_stride,
+        )
     card = make_card(
-        name=name, config=cfg, prep=prep, training=fitted.record,
-        calibration_origins=model.calibration.n, agreement=agreement,
-        libraries=keras_steps.library_versions(), validation=validation, test=test,
-        data=data_description, command=command or " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        name=name,
+        config=cfg,
+        prep=prep,
+        training=fitted.record,
+        calibration_origins=model.calibration.n,
+        agreement=agreement,
+        libraries=keras_steps.library_versions(),
+        validation=validation,
+        test=test,
+        data=data_description,
+        command=command or " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
     )
-    save_model(Path(out), keras_model=fitted.model, forecaster=model, baselines=baselines, card=card)
+    save_model(
+        Path(out), keras_model=fitted.model, forecaster=model, baselines=baselines, card=card
+    )
     return card

@@ -10,7 +10,15 @@ import pandas as pd
 from .colors import DOWN, NOW, PRED, UP
 
 
-def candlestick(candles: pd.DataFrame, ax=None, *, title: str = "", width_frac: float = 0.7, color=None, alpha=1.0):
+def candlestick(
+    candles: pd.DataFrame,
+    ax=None,
+    *,
+    title: str = "",
+    width_frac: float = 0.7,
+    color=None,
+    alpha=1.0,
+):
     """Draw OHLC candles; the x axis is UTC time."""
     ax = ax or plt.subplots(figsize=(10, 4))[1]
     t = mdates.date2num(candles.index.tz_convert(None).to_pydatetime())
@@ -19,8 +27,15 @@ def candlestick(candles: pd.DataFrame, ax=None, *, title: str = "", width_frac: 
     up = c >= o
     colors = np.where(up, UP, DOWN) if color is None else np.full(len(c), color)
     ax.vlines(t, lo, h, colors=colors, linewidth=0.8, alpha=alpha)
-    ax.bar(t, np.maximum(np.abs(c - o), 1e-9 * c), bottom=np.minimum(o, c), width=step * width_frac, color=colors,
-           edgecolor=colors, alpha=alpha)
+    ax.bar(
+        t,
+        np.maximum(np.abs(c - o), 1e-9 * c),
+        bottom=np.minimum(o, c),
+        width=step * width_frac,
+        color=colors,
+        edgecolor=colors,
+        alpha=alpha,
+    )
     ax.xaxis_date()
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))
     ax.set_ylabel("USD")
@@ -34,19 +49,36 @@ def forecast_chart(history: pd.DataFrame, forecast, ax=None, *, title: str = "")
     ax = candlestick(history, ax, title=title)
     candlestick(forecast.candles, ax, color=PRED, alpha=0.45)
     t = mdates.date2num(forecast.candles.index.tz_convert(None).to_pydatetime())
-    ax.fill_between(t, forecast.lower.to_numpy(), forecast.upper.to_numpy(), color=PRED, alpha=0.12,
-                    label=f"{forecast.coverage:.0%} interval")
-    ax.axvline(mdates.date2num(forecast.origin.tz_convert(None).to_pydatetime()) + 1 / 1440, color=NOW, ls=":", lw=1)
+    ax.fill_between(
+        t,
+        forecast.lower.to_numpy(),
+        forecast.upper.to_numpy(),
+        color=PRED,
+        alpha=0.12,
+        label=f"{forecast.coverage:.0%} interval",
+    )
+    ax.axvline(
+        mdates.date2num(forecast.origin.tz_convert(None).to_pydatetime()) + 1 / 1440,
+        color=NOW,
+        ls=":",
+        lw=1,
+    )
     ax.legend(loc="upper left")
     return ax
 
 
-def metric_by_horizon(table: pd.DataFrame, metric: str, ax=None, *, title: str = "", ylabel: str = "", nominal=None):
+def metric_by_horizon(
+    table: pd.DataFrame, metric: str, ax=None, *, title: str = "", ylabel: str = "", nominal=None
+):
     """One line per forecaster across horizons 1..H (``table`` from ``Evaluation.table``)."""
     ax = ax or plt.subplots(figsize=(7, 4))[1]
     for name in table.index.get_level_values(0).unique():
         s = table.loc[name, metric]
-        style = {"color": "black", "lw": 2.5, "ls": "--"} if name == "persistence" else {"marker": "o", "lw": 1.5}
+        style = (
+            {"color": "black", "lw": 2.5, "ls": "--"}
+            if name == "persistence"
+            else {"marker": "o", "lw": 1.5}
+        )
         ax.plot(s.index, s.to_numpy(), label=name, **style)
     if nominal is not None:
         ax.axhline(nominal, color="grey", lw=1, ls=":", label=f"nominal {nominal:.0%}")
@@ -71,7 +103,9 @@ def equity_curves(equity: pd.DataFrame, ax=None, *, title: str = ""):
     return ax
 
 
-def reliability(p: np.ndarray, outcome: np.ndarray, ax=None, *, bins: int = 10, title: str = "P(up) reliability"):
+def reliability(
+    p: np.ndarray, outcome: np.ndarray, ax=None, *, bins: int = 10, title: str = "P(up) reliability"
+):
     """Observed frequency of 'up' against forecast P(up), in equal-count bins."""
     ax = ax or plt.subplots(figsize=(5, 5))[1]
     order = np.argsort(p)

@@ -13,9 +13,19 @@ DASHBOARD_NOTEBOOK = NOTEBOOKS_DIR / "05-live-dashboard.ipynb"
 
 
 def voila_command(port: int = 8866, *, no_browser: bool = True, ip: str = "127.0.0.1") -> list[str]:
-    voila = shutil.which("voila", path=os.path.dirname(sys.executable)) or shutil.which("voila") or "voila"
-    cmd = [voila, str(DASHBOARD_NOTEBOOK), f"--port={port}", f"--Voila.ip={ip}", "--theme=light",
-           "--VoilaConfiguration.show_tracebacks=True"]
+    voila = (
+        shutil.which("voila", path=os.path.dirname(sys.executable))
+        or shutil.which("voila")
+        or "voila"
+    )
+    cmd = [
+        voila,
+        str(DASHBOARD_NOTEBOOK),
+        f"--port={port}",
+        f"--Voila.ip={ip}",
+        "--theme=light",
+        "--VoilaConfiguration.show_tracebacks=True",
+    ]
     if no_browser:
         cmd.append("--no-browser")
     return cmd

@@ -11,7 +11,12 @@ import pandas as pd
 from .errors import DataError
 
 # epoch magnitude -> unit: seconds ~1.7e9, ms ~1.7e12, us ~1.7e15, ns ~1.7e18
-_UNIT_BOUNDS = [(1e11, "s", 1_000_000_000), (1e14, "ms", 1_000_000), (1e17, "us", 1_000), (np.inf, "ns", 1)]
+_UNIT_BOUNDS = [
+    (1e11, "s", 1_000_000_000),
+    (1e14, "ms", 1_000_000),
+    (1e17, "us", 1_000),
+    (np.inf, "ns", 1),
+]
 
 
 def index_ns(index: pd.DatetimeIndex) -> np.ndarray:
@@ -27,7 +32,9 @@ def to_utc(ts) -> pd.Timestamp:
     try:
         ts = pd.Timestamp(ts)
     except (ValueError, TypeError):
-        raise DataError(f"{ts!r} is not a date or time; use ISO 8601 such as 2025-03-01 or 2025-03-01T12:30") from None
+        raise DataError(
+            f"{ts!r} is not a date or time; use ISO 8601 such as 2025-03-01 or 2025-03-01T12:30"
+        ) from None
     if ts is pd.NaT:
         raise DataError(f"{ts!r} is not a date or time; use ISO 8601 such as 2025-03-01")
     return ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")

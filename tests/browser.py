@@ -17,9 +17,19 @@ from pathlib import Path
 from cryptousd.config import PROJECT_ROOT, shared_archives
 from cryptousd.serve import voila_command
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM = shutil.which("chromium") or (
+    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+)
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless=new",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def free_port() -> int:
@@ -32,13 +42,25 @@ def free_port() -> int:
 def voila_server(env_extra: dict | None = None, timeout: float = 60.0):
     """Yield the URL of a Voila server on a free localhost port, replaying the last shared month."""
     port = free_port()
-    env = dict(os.environ, CRYPTOUSD_SOURCE="replay", CRYPTOUSD_REPLAY=str(shared_archives()[-1]),
-               CRYPTOUSD_REPLAY_SPEED="300", CRYPTOUSD_REFRESH_S="0.5", PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ,
+        CRYPTOUSD_SOURCE="replay",
+        CRYPTOUSD_REPLAY=str(shared_archives()[-1]),
+        CRYPTOUSD_REPLAY_SPEED="300",
+        CRYPTOUSD_REFRESH_S="0.5",
+        PYTHONUNBUFFERED="1",
+    )
     env.update(env_extra or {})
     bin_dir = os.path.dirname(sys.executable)
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
-    log = open(PROJECT_ROOT / "runs" / f"voila-{port}.log", "w") if (PROJECT_ROOT / "runs").exists() else subprocess.DEVNULL
-    proc = subprocess.Popen(voila_command(port), cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    log = (
+        open(PROJECT_ROOT / "runs" / f"voila-{port}.log", "w")  # noqa: SIM115 - lives as long as Voila
+        if (PROJECT_ROOT / "runs").exists()
+        else subprocess.DEVNULL
+    )
+    proc = subprocess.Popen(
+        voila_command(port), cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + timeout
@@ -50,7 +72,9 @@ def voila_server(env_extra: dict | None = None, timeout: float = 60.0):
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"voila did not answer on {url} within {timeout:.0f} s") from None
+                    raise RuntimeError(
+                        f"voila did not answer on {url} within {timeout:.0f} s"
+                    ) from None
                 time.sleep(0.2)
         yield url
     finally:

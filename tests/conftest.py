@@ -10,15 +10,17 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from cryptousd.config import SHARED_BINANCE_DIR, shared_archives  # noqa: E402
-from cryptousd.sources.replay import simulate_candles  # noqa: E402
+from cryptousd.config import SHARED_BINANCE_DIR, shared_archives
+from cryptousd.sources.replay import simulate_candles
 
 
 @pytest.fixture(scope="session")
 def archives():
     files = shared_archives()
     if len(files) != 15:
-        pytest.fail(f"expected the 15 shared Binance archives in {SHARED_BINANCE_DIR}; the tests read ../shared/data")
+        pytest.fail(
+            f"expected the 15 shared Binance archives in {SHARED_BINANCE_DIR}; the tests read ../shared/data"
+        )
     return files
 
 
@@ -46,8 +48,19 @@ def write_binance(tmp_path):
     """Write a header-less Binance kline CSV (optionally zipped) of n consecutive minutes."""
     import zipfile
 
-    def write(name="BTCUSDT-1m-2024-01.csv", n=5, start_ms=1704067200000, unit="ms", zipped=False, lines=None):
-        lines = lines if lines is not None else [binance_line(start_ms + i * 60_000, unit=unit) for i in range(n)]
+    def write(
+        name="BTCUSDT-1m-2024-01.csv",
+        n=5,
+        start_ms=1704067200000,
+        unit="ms",
+        zipped=False,
+        lines=None,
+    ):
+        lines = (
+            lines
+            if lines is not None
+            else [binance_line(start_ms + i * 60_000, unit=unit) for i in range(n)]
+        )
         text = "\n".join(lines) + "\n"
         path = tmp_path / name
         if zipped:
@@ -62,7 +75,11 @@ def write_binance(tmp_path):
 
 
 def assert_candle_frame(df: pd.DataFrame) -> None:
-    assert isinstance(df.index, pd.DatetimeIndex) and str(df.index.tz) == "UTC" and df.index.name == "open_time"
+    assert (
+        isinstance(df.index, pd.DatetimeIndex)
+        and str(df.index.tz) == "UTC"
+        and df.index.name == "open_time"
+    )
     assert df.index.is_monotonic_increasing and df.index.is_unique
     for c in ("open", "high", "low", "close", "volume"):
         assert df[c].dtype == np.float64

@@ -30,19 +30,30 @@ def test_pnl_on_a_hand_computed_sequence_with_fees():
 def test_threshold_must_clear_round_trip_costs():
     pred = np.array([0.0005, 0.0025, -0.003])
     assert signals_from_forecast(pred, fee_bps=10, slippage_bps=1).tolist() == [0, 1, 0]
-    assert signals_from_forecast(pred, fee_bps=10, slippage_bps=1, allow_short=True).tolist() == [0, 1, -1]
+    assert signals_from_forecast(pred, fee_bps=10, slippage_bps=1, allow_short=True).tolist() == [
+        0,
+        1,
+        -1,
+    ]
 
 
 def test_backtest_reports_every_rule_and_buy_and_hold(candles):
     (p,) = calibrated(candles.iloc[:2000], Persistence())
-    rep = backtest_all(candles, {"persistence": p, "leaky": Leaky()}, start=candles.index[2000], fee_bps=5)
+    rep = backtest_all(
+        candles, {"persistence": p, "leaky": Leaky()}, start=candles.index[2000], fee_bps=5
+    )
     t = rep.table()
     assert set(t.index) == {"persistence", "leaky", "buy_and_hold"}
     assert t.loc["persistence", "trades"] == 0 and t.loc["persistence", "total_return"] == 0
-    assert t.loc["leaky", "total_return"] > 0.1 and t.loc["leaky", "hit_rate"] > 0.95  # the future pays
+    assert (
+        t.loc["leaky", "total_return"] > 0.1 and t.loc["leaky", "hit_rate"] > 0.95
+    )  # the future pays
     assert t.loc["buy_and_hold", "trades"] == 1
     eq = rep.equity()
-    assert eq.index.is_monotonic_increasing and (eq.index[1:] - eq.index[:-1] == pd.Timedelta("10min")).all()
+    assert (
+        eq.index.is_monotonic_increasing
+        and (eq.index[1:] - eq.index[:-1] == pd.Timedelta("10min")).all()
+    )
     # with costs high enough, even perfect foresight trades less
     rich = backtest_all(candles, {"leaky": Leaky()}, start=candles.index[2000], fee_bps=200).table()
     assert rich.loc["leaky", "trades"] < t.loc["leaky", "trades"]
@@ -50,7 +61,9 @@ def test_backtest_reports_every_rule_and_buy_and_hold(candles):
 
 def test_buy_and_hold_pays_one_entry_and_one_exit(candles):
     (p,) = calibrated(candles.iloc[:2000], Persistence())
-    rep = backtest_all(candles, {"persistence": p}, start=candles.index[2000], fee_bps=10, slippage_bps=0)
+    rep = backtest_all(
+        candles, {"persistence": p}, start=candles.index[2000], fee_bps=10, slippage_bps=0
+    )
     bh = rep.results["buy_and_hold"]
     first = candles.index.get_loc(rep.start)
     closes = candles["close"].to_numpy()[first : first + 10 * len(bh.period_returns) + 1 : 10]
@@ -81,8 +94,12 @@ def test_forecasts_from_an_evaluation_are_reused_and_give_the_same_result(candle
         def predict_origins(self, *a, **k):
             raise AssertionError("should have reused the evaluation's forecasts")
 
-    reused = backtest_all(candles, {"persistence": p, "leaky": Refuses()}, start=candles.index[2000],
-                          forecasts=ev.predictions).table()
+    reused = backtest_all(
+        candles,
+        {"persistence": p, "leaky": Refuses()},
+        start=candles.index[2000],
+        forecasts=ev.predictions,
+    ).table()
     pd.testing.assert_frame_equal(fresh, reused)
 
 
@@ -104,8 +121,10 @@ class Scripted(Forecaster):
 def frame(close) -> pd.DataFrame:
     close = np.asarray(close, "float64")
     idx = pd.date_range("2025-01-01", periods=len(close), freq="1min", tz="UTC", name="open_time")
-    return pd.DataFrame({"open": close, "high": close, "low": close, "close": close, "volume": 1.0},
-                        index=idx.as_unit("ns"))
+    return pd.DataFrame(
+        {"open": close, "high": close, "low": close, "close": close, "volume": 1.0},
+        index=idx.as_unit("ns"),
+    )
 
 
 def test_overlapping_signals_trade_through_staggered_sub_accounts_by_hand():
@@ -120,11 +139,15 @@ def test_overlapping_signals_trade_through_staggered_sub_accounts_by_hand():
     b1, b2 = k * 1.0, k * 1.0 * 0.9 * k
     eq = rep.results["s"].equity
     assert list(eq.index) == list(c.index[2:7])
-    np.testing.assert_allclose(eq.to_numpy(), [(a1 + 1) / 2, (a1 + b1) / 2, (a2 + b1) / 2,
-                                               (a2 + b2) / 2, (a3 + b2) / 2], rtol=1e-12)
+    np.testing.assert_allclose(
+        eq.to_numpy(),
+        [(a1 + 1) / 2, (a1 + b1) / 2, (a2 + b1) / 2, (a2 + b2) / 2, (a3 + b2) / 2],
+        rtol=1e-12,
+    )
     r = rep.results["s"]
-    np.testing.assert_allclose(r.period_returns, [k * 1.21 - 1, k - 1, k - 1, 0.9 * k - 1,
-                                                  k * k * 1.1 - 1], rtol=1e-12)
+    np.testing.assert_allclose(
+        r.period_returns, [k * 1.21 - 1, k - 1, k - 1, 0.9 * k - 1, k * k * 1.1 - 1], rtol=1e-12
+    )
     assert r.trades == 4 and r.positions.tolist() == [1, 1, 0, 1, 1]
     assert r.fees_paid == pytest.approx((4 * 0.001 + 2 * 0.001) / 2)  # per 1/2 of the capital
     assert rep.table().loc["s", "total_return"] == pytest.approx((a3 + b2) / 2 - 1, rel=1e-12)
@@ -136,12 +159,16 @@ def test_overlapping_signals_trade_through_staggered_sub_accounts_by_hand():
 @pytest.mark.parametrize("staggered", [False, True])
 def test_always_long_equals_buy_and_hold_and_never_in_is_exactly_zero(candles, staggered):
     n = len(candles)
-    rules = {"long": Scripted(np.ones(n), 60, 10), "never": Scripted(np.zeros(n), 60, 10),
-             "long but one": Scripted(np.r_[np.ones(3000), 0.0, np.ones(n - 3001)], 60, 10)}
+    rules = {
+        "long": Scripted(np.ones(n), 60, 10),
+        "never": Scripted(np.zeros(n), 60, 10),
+        "long but one": Scripted(np.r_[np.ones(3000), 0.0, np.ones(n - 3001)], 60, 10),
+    }
     rep = backtest_all(candles, rules, start=candles.index[2000], staggered=staggered)
     t = rep.table()
-    assert t.loc["long", "total_return"] == pytest.approx(t.loc["buy_and_hold", "total_return"],
-                                                           rel=1e-12)
+    assert t.loc["long", "total_return"] == pytest.approx(
+        t.loc["buy_and_hold", "total_return"], rel=1e-12
+    )
     assert t.loc["never", "total_return"] == 0.0 and t.loc["never", "trades"] == 0
     assert (rep.results["never"].equity == 1.0).all()
     # one flat period costs one extra exit and entry and misses that period's move
@@ -158,8 +185,10 @@ def test_buy_and_hold_with_every_cli_default_on_real_data(archives, tmp_path):
     from cryptousd.cli import main
 
     out = tmp_path / "b.json"
-    assert main(["backtest", "--data", str(archives[14]), "--start", "2025-03-25",
-                 "--json", str(out)]) == 0
+    assert (
+        main(["backtest", "--data", str(archives[14]), "--start", "2025-03-25", "--json", str(out)])
+        == 0
+    )
     d = json.loads(out.read_text())
     c = load_candles(archives[14])["close"]
     first, last = c[pd.Timestamp(d["start"])], c[pd.Timestamp(d["end"])]
@@ -172,9 +201,15 @@ def test_buy_and_hold_with_every_cli_default_on_real_data(archives, tmp_path):
     assert d["hold_minutes"] == 10 and d["staggered"] is False
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--stride", "1"], "backtest takes no --stride"), (["--stride"], "backtest takes no --stride"),
-    (["--hold", "0"], "--hold 0: "), (["--hold", "-3"], "--hold -3: ")])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--stride", "1"], "backtest takes no --stride"),
+        (["--stride"], "backtest takes no --stride"),
+        (["--hold", "0"], "--hold 0: "),
+        (["--hold", "-3"], "--hold -3: "),
+    ],
+)
 def test_cli_backtest_rejects_stride_and_bad_hold_in_one_line(argv, message, capsys):
     from cryptousd.cli import main
 

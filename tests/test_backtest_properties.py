@@ -39,8 +39,9 @@ def by_the_book(prices, signal, cost) -> float:
 @given(path_and_signal(), BPS, BPS)
 def test_never_in_the_market_returns_exactly_zero(ps, fee, slip):
     prices, _ = ps
-    net, equity, trades, costs = simulate(prices, np.zeros(len(prices) - 1), fee_bps=fee,
-                                          slippage_bps=slip)
+    net, equity, trades, costs = simulate(
+        prices, np.zeros(len(prices) - 1), fee_bps=fee, slippage_bps=slip
+    )
     assert (net == 0).all() and (equity == 1).all() and trades == 0 and costs == 0
 
 
@@ -48,8 +49,9 @@ def test_never_in_the_market_returns_exactly_zero(ps, fee, slip):
 @given(path_and_signal(), BPS, BPS)
 def test_always_long_is_last_over_first_less_two_costs(ps, fee, slip):
     prices, _ = ps
-    _, equity, trades, costs = simulate(prices, np.ones(len(prices) - 1), fee_bps=fee,
-                                        slippage_bps=slip)
+    _, equity, trades, costs = simulate(
+        prices, np.ones(len(prices) - 1), fee_bps=fee, slippage_bps=slip
+    )
     c = (fee + slip) / 1e4
     assert equity[-1] == pytest.approx(prices[-1] / prices[0] * (1 - c) ** 2, rel=1e-9)
     assert trades == 1 and costs == pytest.approx(2 * c)
@@ -95,13 +97,18 @@ def candles_and_rule(draw):
 def test_backtest_invariants_on_random_paths(cr, fee, staggered):
     c, values, hold = cr
     n = len(c)
-    rules = {"rule": Scripted(values, 1, 3), "long": Scripted(np.ones(n), 1, 3),
-             "never": Scripted(np.zeros(n), 1, 3)}
-    rep = backtest_all(c, rules, fee_bps=fee, slippage_bps=0, hold=hold, staggered=staggered,
-                       allow_short=True)
+    rules = {
+        "rule": Scripted(values, 1, 3),
+        "long": Scripted(np.ones(n), 1, 3),
+        "never": Scripted(np.zeros(n), 1, 3),
+    }
+    rep = backtest_all(
+        c, rules, fee_bps=fee, slippage_bps=0, hold=hold, staggered=staggered, allow_short=True
+    )
     t = rep.table()
-    assert t.loc["long", "total_return"] == pytest.approx(t.loc["buy_and_hold", "total_return"],
-                                                           rel=1e-12, abs=1e-12)
+    assert t.loc["long", "total_return"] == pytest.approx(
+        t.loc["buy_and_hold", "total_return"], rel=1e-12, abs=1e-12
+    )
     assert t.loc["never", "total_return"] == 0.0 and t.loc["never", "costs"] == 0.0
     # positions never overlap: each account's periods follow one another
     close = c["close"].to_numpy()
@@ -129,5 +136,6 @@ def test_staggered_with_hold_one_is_the_single_account(cr, fee):
     rules = {"rule": Scripted(values, 1, 3)}
     one = backtest_all(c, rules, fee_bps=fee, hold=1).table()
     many = backtest_all(c, rules, fee_bps=fee, hold=1, staggered=True).table()
-    np.testing.assert_allclose(one.to_numpy(float), many.to_numpy(float), rtol=1e-12,
-                               equal_nan=True)
+    np.testing.assert_allclose(
+        one.to_numpy(float), many.to_numpy(float), rtol=1e-12, equal_nan=True
+    )

@@ -123,14 +123,25 @@ def server(archive):
 
 def fetch(server, dest, start="2025-01", end="2025-02", **kw) -> DownloadReport:
     kw.setdefault("progress", False)
-    return download_archive("BTCUSDT", "1m", start=start, end=end, base_url=server.base_url,
-                            dest=dest, today=date(2025, 6, 15), **kw)
+    return download_archive(
+        "BTCUSDT",
+        "1m",
+        start=start,
+        end=end,
+        base_url=server.base_url,
+        dest=dest,
+        today=date(2025, 6, 15),
+        **kw,
+    )
 
 
 def leftovers(dest: Path) -> list[str]:
     """Names in the destination that are neither a finished zip nor its checksum."""
-    return sorted(p.name for p in dest.iterdir()
-                  if not (p.name.endswith(".zip") or p.name.endswith(".zip.CHECKSUM")))
+    return sorted(
+        p.name
+        for p in dest.iterdir()
+        if not (p.name.endswith(".zip") or p.name.endswith(".zip.CHECKSUM"))
+    )
 
 
 def name(month: str) -> str:
@@ -138,6 +149,7 @@ def name(month: str) -> str:
 
 
 # ---- downloads -----------------------------------------------------------------------------------
+
 
 def test_two_months_download_verified_then_resume_skips_them(server, tmp_path):
     dest = tmp_path / "dest"
@@ -151,7 +163,8 @@ def test_two_months_download_verified_then_resume_skips_them(server, tmp_path):
         assert (dest / f"{name(month)}.CHECKSUM").read_text() == f"{got}  {name(month)}\n"
     assert leftovers(dest) == []
     assert sorted(server.requests) == sorted(
-        f"/{SPOT}/{name(m)}{suffix}" for m in MONTHS for suffix in ("", ".CHECKSUM"))
+        f"/{SPOT}/{name(m)}{suffix}" for m in MONTHS for suffix in ("", ".CHECKSUM")
+    )
     assert report.summary().startswith("2 downloaded, 0 already there, 0 not published")
 
     server.requests.clear()
@@ -223,15 +236,23 @@ def test_connection_refused_fails_every_file_with_one_line(tmp_path):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     dest = tmp_path / "dest"
-    report = download_archive("BTCUSDT", start="2025-01", end="2025-02",
-                              base_url=f"http://127.0.0.1:{port}", dest=dest, timeout_s=2,
-                              progress=False, today=date(2025, 6, 1))
+    report = download_archive(
+        "BTCUSDT",
+        start="2025-01",
+        end="2025-02",
+        base_url=f"http://127.0.0.1:{port}",
+        dest=dest,
+        timeout_s=2,
+        progress=False,
+        today=date(2025, 6, 1),
+    )
     assert sorted(report.failed) == [name(m) for m in MONTHS]
     assert all("connection" in m and "\n" not in m for m in report.failed.values())
     assert list(dest.iterdir()) == []
 
 
 # ---- URLs ----------------------------------------------------------------------------------------
+
 
 def test_monthly_urls_and_the_current_month_as_daily_files():
     urls = archive_urls("btcusdt", "1m", "2025-01", "2025-03", today=date(2025, 3, 3))
@@ -245,16 +266,28 @@ def test_monthly_urls_and_the_current_month_as_daily_files():
     assert archive_urls("BTCUSDT", "1m", "2025-03", "2025-03", today=date(2025, 3, 1)) == []
     december = archive_urls("BTCUSDT", "1h", "2024-11", "2025-01", today=date(2025, 6, 1))
     assert [n for _, n in december] == [
-        "BTCUSDT-1h-2024-11.zip", "BTCUSDT-1h-2024-12.zip", "BTCUSDT-1h-2025-01.zip"]
+        "BTCUSDT-1h-2024-11.zip",
+        "BTCUSDT-1h-2024-12.zip",
+        "BTCUSDT-1h-2025-01.zip",
+    ]
 
 
 def test_futures_urls_use_data_futures_um():
-    urls = archive_urls("ETHUSDT", "5m", "2025-01", "2025-01", market="um",
-                        base_url="http://mirror.example/", today=date(2025, 3, 3))
-    assert urls == [(
-        "http://mirror.example/data/futures/um/monthly/klines/ETHUSDT/5m/ETHUSDT-5m-2025-01.zip",
-        "ETHUSDT-5m-2025-01.zip",
-    )]
+    urls = archive_urls(
+        "ETHUSDT",
+        "5m",
+        "2025-01",
+        "2025-01",
+        market="um",
+        base_url="http://mirror.example/",
+        today=date(2025, 3, 3),
+    )
+    assert urls == [
+        (
+            "http://mirror.example/data/futures/um/monthly/klines/ETHUSDT/5m/ETHUSDT-5m-2025-01.zip",
+            "ETHUSDT-5m-2025-01.zip",
+        )
+    ]
 
 
 def test_current_month_downloads_its_daily_files(server, tmp_path, archives):
@@ -263,27 +296,44 @@ def test_current_month_downloads_its_daily_files(server, tmp_path, archives):
         tiny_zip(archives[-1], daily / name(day), rows=10)
         write_checksum(daily / name(day))
     dest = tmp_path / "dest"
-    report = download_archive("BTCUSDT", "1m", start="2025-03", end="2025-03",
-                              base_url=server.base_url, dest=dest, progress=False,
-                              today=date(2025, 3, 3))
+    report = download_archive(
+        "BTCUSDT",
+        "1m",
+        start="2025-03",
+        end="2025-03",
+        base_url=server.base_url,
+        dest=dest,
+        progress=False,
+        today=date(2025, 3, 3),
+    )
     assert report.ok and [p.name for p in report.downloaded] == [
-        name("2025-03-01"), name("2025-03-02")]
+        name("2025-03-01"),
+        name("2025-03-02"),
+    ]
     assert f"/data/spot/daily/klines/BTCUSDT/1m/{name('2025-03-02')}" in server.requests
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    ({"symbol": "BTC/USDT"}, ["'BTC/USDT'", "BTCUSDT"]),
-    ({"interval": "7m"}, ["'7m'", "1m"]),
-    ({"market": "coinm"}, ["'coinm'", "spot"]),
-    ({"start": "2025-13"}, ["'2025-13'", "YYYY-MM"]),
-    ({"start": "March 2025"}, ["'March 2025'", "YYYY-MM"]),
-    ({"start": "2025-03", "end": "2025-01"}, ["'2025-03'", "'2025-01'", "start <= end"]),
-    ({"end": "2025-04"}, ["'2025-04'", "future", "2025-03"]),
-    ({"start": "2025-04", "end": "2025-05"}, ["'2025-04'", "future"]),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"symbol": "BTC/USDT"}, ["'BTC/USDT'", "BTCUSDT"]),
+        ({"interval": "7m"}, ["'7m'", "1m"]),
+        ({"market": "coinm"}, ["'coinm'", "spot"]),
+        ({"start": "2025-13"}, ["'2025-13'", "YYYY-MM"]),
+        ({"start": "March 2025"}, ["'March 2025'", "YYYY-MM"]),
+        ({"start": "2025-03", "end": "2025-01"}, ["'2025-03'", "'2025-01'", "start <= end"]),
+        ({"end": "2025-04"}, ["'2025-04'", "future", "2025-03"]),
+        ({"start": "2025-04", "end": "2025-05"}, ["'2025-04'", "future"]),
+    ],
+)
 def test_bad_inputs_raise_one_line_data_errors(kwargs, words, tmp_path):
-    args = {"symbol": "BTCUSDT", "interval": "1m", "start": "2025-01", "end": "2025-02",
-            "today": date(2025, 3, 3)}
+    args = {
+        "symbol": "BTCUSDT",
+        "interval": "1m",
+        "start": "2025-01",
+        "end": "2025-02",
+        "today": date(2025, 3, 3),
+    }
     args.update(kwargs)
     with pytest.raises(DataError) as err:
         archive_urls(**args)
@@ -295,6 +345,7 @@ def test_bad_inputs_raise_one_line_data_errors(kwargs, words, tmp_path):
 
 
 # ---- the store -----------------------------------------------------------------------------------
+
 
 def test_import_archives_puts_the_rows_in_the_store(server, tmp_path):
     report = fetch(server, tmp_path / "dest")
@@ -336,14 +387,31 @@ def test_store_symbol_mapping():
 
 # ---- the command line --------------------------------------------------------------------------
 
+
 def test_cli_fetch_binance_vision_downloads_and_imports(server, tmp_path, capsys):
     import json
 
     from cryptousd.cli import main
 
-    argv = ["fetch", "--source", "binance-vision", "--symbol", "BTCUSDT", "--start", "2025-01",
-            "--end", "2025-02", "--base-url", server.base_url, "--dest", str(tmp_path / "zips"),
-            "--store", str(tmp_path / "store"), "--json", str(tmp_path / "f.json")]
+    argv = [
+        "fetch",
+        "--source",
+        "binance-vision",
+        "--symbol",
+        "BTCUSDT",
+        "--start",
+        "2025-01",
+        "--end",
+        "2025-02",
+        "--base-url",
+        server.base_url,
+        "--dest",
+        str(tmp_path / "zips"),
+        "--store",
+        str(tmp_path / "store"),
+        "--json",
+        str(tmp_path / "f.json"),
+    ]
     assert main(argv) == 0
     result = json.loads((tmp_path / "f.json").read_text())
     assert result["new_rows"] == 2 * ROWS and len(result["downloaded"]) == 2
@@ -353,19 +421,49 @@ def test_cli_fetch_binance_vision_downloads_and_imports(server, tmp_path, capsys
     assert "0 downloaded, 2 already there" in capsys.readouterr().out
 
 
-def test_cli_fetch_binance_vision_keeps_the_good_month_and_fails_in_one_line(server, tmp_path, capsys):
+def test_cli_fetch_binance_vision_keeps_the_good_month_and_fails_in_one_line(
+    server, tmp_path, capsys
+):
     from cryptousd.cli import main
 
     write_checksum(server.root / SPOT / name("2025-02"), data=b"some other bytes")
-    argv = ["fetch", "--source", "binance-vision", "--start", "2025-01", "--end", "2025-02",
-            "--base-url", server.base_url, "--dest", str(tmp_path / "zips"),
-            "--store", str(tmp_path / "store")]
+    argv = [
+        "fetch",
+        "--source",
+        "binance-vision",
+        "--start",
+        "2025-01",
+        "--end",
+        "2025-02",
+        "--base-url",
+        server.base_url,
+        "--dest",
+        str(tmp_path / "zips"),
+        "--store",
+        str(tmp_path / "store"),
+    ]
     assert main(argv) == 2
     captured = capsys.readouterr()
     err = captured.err.strip().splitlines()[-1]  # after the progress bars
     assert err.startswith("error: 1 file(s) failed") and err.endswith("to retry the rest")
     assert "checksum" in captured.out
     assert len(CandleStore(tmp_path / "store").read(symbol="BTC/USDT")) == ROWS  # the good month
-    assert main(["fetch", "--source", "binance-vision", "--start", "2025-13", "--end", "2025-02",
-                 "--base-url", server.base_url, "--store", str(tmp_path / "store")]) == 2
+    assert (
+        main(
+            [
+                "fetch",
+                "--source",
+                "binance-vision",
+                "--start",
+                "2025-13",
+                "--end",
+                "2025-02",
+                "--base-url",
+                server.base_url,
+                "--store",
+                str(tmp_path / "store"),
+            ]
+        )
+        == 2
+    )
     assert "2025-13" in capsys.readouterr().err

@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cryptousd import DataError, build_candles, fill_gaps, find_gaps, resample_candles, validate_candles
+from cryptousd import (
+    DataError,
+    build_candles,
+    fill_gaps,
+    find_gaps,
+    resample_candles,
+    validate_candles,
+)
 
 from .conftest import assert_candle_frame
 
@@ -19,7 +26,9 @@ def make_trades(n=20_000, minutes=120, empty=(5, 6, 40), seed=0, shuffle=True):
     t = t[~np.isin(minute, empty)]
     price = 100 + np.cumsum(rng.normal(0, 0.01, len(t)))
     qty = rng.gamma(1.0, 0.1, len(t))
-    trades = pd.DataFrame({"time": pd.to_datetime(np.sort(t), utc=True), "price": price, "qty": qty})
+    trades = pd.DataFrame(
+        {"time": pd.to_datetime(np.sort(t), utc=True), "price": price, "qty": qty}
+    )
     return trades.sample(frac=1, random_state=1) if shuffle else trades
 
 
@@ -41,15 +50,31 @@ def test_build_candles_matches_pandas_resample_with_shuffled_trades_and_empty_mi
     got = build_candles(trades)
     ref = reference(trades)
     assert_candle_frame(got)
-    pd.testing.assert_frame_equal(got[["open", "high", "low", "close", "volume"]], ref, check_freq=False)
+    pd.testing.assert_frame_equal(
+        got[["open", "high", "low", "close", "volume"]], ref, check_freq=False
+    )
     empty = got.loc["2025-01-01 00:05"]
-    assert empty["volume"] == 0 and empty["trades"] == 0 and empty["open"] == got["close"].loc["2025-01-01 00:04"]
+    assert (
+        empty["volume"] == 0
+        and empty["trades"] == 0
+        and empty["open"] == got["close"].loc["2025-01-01 00:04"]
+    )
 
 
 def test_build_candles_buckets_by_trade_time_with_epoch_ms():
-    trades = pd.DataFrame({"time": [1735689600000, 1735689659999, 1735689660000], "price": [1.0, 2.0, 3.0], "qty": [1, 1, 1]})
+    trades = pd.DataFrame(
+        {
+            "time": [1735689600000, 1735689659999, 1735689660000],
+            "price": [1.0, 2.0, 3.0],
+            "qty": [1, 1, 1],
+        }
+    )
     got = build_candles(trades)
-    assert got["open"].tolist() == [1.0, 3.0] and got["close"].tolist() == [2.0, 3.0] and got["trades"].tolist() == [2, 1]
+    assert (
+        got["open"].tolist() == [1.0, 3.0]
+        and got["close"].tolist() == [2.0, 3.0]
+        and got["trades"].tolist() == [2, 1]
+    )
 
 
 def test_same_timestamp_keeps_input_order():

@@ -19,13 +19,16 @@ def one_line_error(capsys) -> str:
     return err
 
 
-@pytest.mark.parametrize("argv", [
-    ["evaluate", "--start", "notadate"],
-    ["backtest", "--start", "notadate"],
-    ["evaluate", "--end", "2025-13-45"],
-    ["train", "--train-start", "notadate"],
-    ["fetch", "--start", "notadate", "--store", "{tmp}/store"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["evaluate", "--start", "notadate"],
+        ["backtest", "--start", "notadate"],
+        ["evaluate", "--end", "2025-13-45"],
+        ["train", "--train-start", "notadate"],
+        ["fetch", "--start", "notadate", "--store", "{tmp}/store"],
+    ],
+)
 def test_a_bad_date_is_one_line_naming_the_value(argv, tmp_path, archives, capsys):
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     if argv[0] in ("evaluate", "backtest", "train"):
@@ -35,11 +38,19 @@ def test_a_bad_date_is_one_line_naming_the_value(argv, tmp_path, archives, capsy
     assert "is not a date" in err and ("notadate" in err or "2025-13-45" in err)
 
 
-@pytest.mark.parametrize("flag,value,word", [
-    ("--epochs", "0", "epochs 0"), ("--batch-size", "0", "batch-size 0"), ("--stride", "0", "stride 0"),
-    ("--calib-stride", "-1", "calib-stride -1"), ("--variant", "sideways", "invalid choice"),
-])
-def test_train_refuses_settings_that_cannot_train_before_loading_tensorflow(flag, value, word, archives, capsys):
+@pytest.mark.parametrize(
+    "flag,value,word",
+    [
+        ("--epochs", "0", "epochs 0"),
+        ("--batch-size", "0", "batch-size 0"),
+        ("--stride", "0", "stride 0"),
+        ("--calib-stride", "-1", "calib-stride -1"),
+        ("--variant", "sideways", "invalid choice"),
+    ],
+)
+def test_train_refuses_settings_that_cannot_train_before_loading_tensorflow(
+    flag, value, word, archives, capsys
+):
     import sys
 
     code = None
@@ -58,8 +69,22 @@ def test_evaluate_stride_zero_is_refused(archives, capsys):
 
 def test_evaluate_json_holds_persistence_mae_computed_by_hand(tmp_path, archives):
     out = tmp_path / "e.json"
-    assert main(["evaluate", "--data", str(archives[14]), "--start", "2025-03-30", "--stride", "7",
-                 "--json", str(out)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--data",
+                str(archives[14]),
+                "--start",
+                "2025-03-30",
+                "--stride",
+                "7",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     d = json.loads(out.read_text())
     c = load_candles(archives[14])
     close = c["close"].to_numpy()

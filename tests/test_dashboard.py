@@ -19,8 +19,13 @@ def dash(archives, monkeypatch):
 
 
 def test_settings_from_environment_and_validation(archives):
-    env = {"CRYPTOUSD_SOURCE": "replay", "CRYPTOUSD_REPLAY": str(archives[-1]), "CRYPTOUSD_REPLAY_SPEED": "120",
-           "CRYPTOUSD_REFRESH_S": "2.5", "CRYPTOUSD_MODEL": "persistence"}
+    env = {
+        "CRYPTOUSD_SOURCE": "replay",
+        "CRYPTOUSD_REPLAY": str(archives[-1]),
+        "CRYPTOUSD_REPLAY_SPEED": "120",
+        "CRYPTOUSD_REFRESH_S": "2.5",
+        "CRYPTOUSD_MODEL": "persistence",
+    }
     s = Settings.from_env(env)
     assert (s.source, s.replay_speed, s.refresh_s, s.model) == ("replay", 120.0, 2.5, "persistence")
     with pytest.raises(DataError, match="CRYPTOUSD_REFRESH_S='fast': not a number"):
@@ -36,9 +41,15 @@ def test_first_step_draws_60_real_and_10_predicted_candles(dash):
     v = dash.view
     assert len(v.real.x) == 60 and len(v.pred.x) == 10 and np.asarray(v.band.y).shape == (2, 11)
     y = np.asarray(v.pred.y)
-    assert (y[:, 1] >= y[:, [0, 3]].max(axis=1)).all() and (y[:, 2] <= y[:, [0, 3]].min(axis=1)).all()  # valid OHLC
+    assert (y[:, 1] >= y[:, [0, 3]].max(axis=1)).all() and (
+        y[:, 2] <= y[:, [0, 3]].min(axis=1)
+    ).all()  # valid OHLC
     assert v.pred.x[0] > v.real.x[-1] and v.sy.min < np.asarray(v.real.y).min()
-    assert "REPLAY x600" in v.header.value and "cu-forecast" in v.panel.value and "P(up in 10 min)" in v.panel.value
+    assert (
+        "REPLAY x600" in v.header.value
+        and "cu-forecast" in v.panel.value
+        and "P(up in 10 min)" in v.panel.value
+    )
 
 
 def test_controls_change_the_session_and_bad_values_are_refused(dash):
@@ -48,7 +59,9 @@ def test_controls_change_the_session_and_bad_values_are_refused(dash):
     dash.view.symbol.value = "ETH/USD"  # replay data holds BTC only
     assert "BTC only" in dash.view.message.value and dash.settings.symbol == "BTC/USD"
     dash.view.refresh.value = 0.1
-    assert dash.settings.refresh_s == 0.1 and dash.view.message.value == ""  # a good change clears the error
+    assert (
+        dash.settings.refresh_s == 0.1 and dash.view.message.value == ""
+    )  # a good change clears the error
     dash.view.pause.value = True
     assert dash.session.status == "PAUSED" and dash.view.pause.description == "Resume"
 
@@ -58,7 +71,9 @@ def test_a_failing_source_shows_reconnecting_on_the_page(dash, candles):
         status = "LIVE"
 
         def poll(self, since):
-            raise SourceUnavailable("coinbase fetch_ohlcv BTC/USD: exchange unavailable (HTTP 503); will retry")
+            raise SourceUnavailable(
+                "coinbase fetch_ohlcv BTC/USD: exchange unavailable (HTTP 503); will retry"
+            )
 
         def describe(self):
             return "LIVE coinbase BTC/USD"
@@ -99,10 +114,14 @@ def test_served_by_voila(monkeypatch):
 def test_timer_thread_ticks_and_stops(dash):
     import time
 
-    dash.settings = Settings(source="replay", replay=dash.settings.replay, refresh_s=0.05, replay_speed=600)
+    dash.settings = Settings(
+        source="replay", replay=dash.settings.replay, refresh_s=0.05, replay_speed=600
+    )
     dash.start()
     deadline = time.monotonic() + 60  # wait for ticks, not for a fixed time
-    while (len(dash.render_ms) < 3 or dash.session.forecast is None) and time.monotonic() < deadline:
+    while (
+        len(dash.render_ms) < 3 or dash.session.forecast is None
+    ) and time.monotonic() < deadline:
         time.sleep(0.02)
     dash.stop()
     dash._thread.join(timeout=10)
@@ -122,4 +141,6 @@ def test_replay_from_a_store_plays_its_last_month(tmp_path, archives):
         store.append(read_candle_file(a), source="binance", symbol="BTC/USDT")
     src, _ = make_source("replay", replay=(str(store.root),))
     assert src.candles.index[-1] == pd.Timestamp("2025-03-31 23:59", tz="UTC")
-    assert src.candles.index[0] == pd.Timestamp("2025-03-01 23:59", tz="UTC")  # 30 days before the end
+    assert src.candles.index[0] == pd.Timestamp(
+        "2025-03-01 23:59", tz="UTC"
+    )  # 30 days before the end

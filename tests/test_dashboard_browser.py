@@ -13,8 +13,10 @@ from .browser import CHROMIUM, STICKS_PER_MARK_JS, browser_page, voila_server
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
-                       reason="Chromium is not installed (apt-get install chromium); CI installs it"),
+    pytest.mark.skipif(
+        CHROMIUM is None and not os.environ.get("CI"),
+        reason="Chromium is not installed (apt-get install chromium); CI installs it",
+    ),
 ]
 
 
@@ -23,16 +25,22 @@ def test_dashboard_draws_60_real_and_10_predicted_candles_and_keeps_updating():
     with voila_server() as url, browser_page() as page:
         t0 = time.monotonic()
         page.goto(url, timeout=60_000)
-        page.wait_for_function("() => document.querySelectorAll('g.stick').length >= 70", timeout=60_000)
+        page.wait_for_function(
+            "() => document.querySelectorAll('g.stick').length >= 70", timeout=60_000
+        )
         first_chart_s = time.monotonic() - t0
         counts = sorted(page.evaluate(STICKS_PER_MARK_JS))
-        assert 60 in counts and 10 in counts, counts  # one mark of 60 real candles, one of 10 predicted
+        assert 60 in counts and 10 in counts, (
+            counts
+        )  # one mark of 60 real candles, one of 10 predicted
         assert page.locator(".cu-status").inner_text().startswith("REPLAY")
         panel_1 = page.locator(".cu-panel").inner_text()
         time_1 = page.locator(".cu-time").inner_text()
         assert "Forecast close in 10 min" in panel_1 and "P(up in 10 min)" in panel_1
-        page.wait_for_function(f"() => !document.querySelector('.cu-time').innerText.includes({time_1!r}.split('\\t').pop())",
-                               timeout=30_000)
+        page.wait_for_function(
+            f"() => !document.querySelector('.cu-time').innerText.includes({time_1!r}.split('\\t').pop())",
+            timeout=30_000,
+        )
         page.wait_for_timeout(1500)
         panel_2 = page.locator(".cu-panel").inner_text()
         assert panel_2 != panel_1

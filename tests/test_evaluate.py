@@ -11,8 +11,14 @@ import pytest
 
 from cryptousd import DataError, ModelError, fill_gaps, load_forecaster
 from cryptousd.evaluate import (
-    EXTRA, METRICS, LookAheadForecaster, block_bootstrap_ci, diebold_mariano, valid_origins,
-    walk_forward, wilson_interval,
+    EXTRA,
+    METRICS,
+    LookAheadForecaster,
+    block_bootstrap_ci,
+    diebold_mariano,
+    valid_origins,
+    walk_forward,
+    wilson_interval,
 )
 from cryptousd.features import candle_features
 from cryptousd.forecast import Drift, Persistence
@@ -44,14 +50,18 @@ def forecasters(candles):
 def test_persistence_ratio_to_itself_is_exactly_one(candles, forecasters):
     ev = walk_forward(candles, forecasters, start=candles.index[2000])
     assert (ev.table.loc["persistence", "mae_ratio_vs_persistence"] == 1.0).all()
-    assert ev.table.loc["persistence", "direction_accuracy"].isna().all()  # persistence never calls a direction
+    assert (
+        ev.table.loc["persistence", "direction_accuracy"].isna().all()
+    )  # persistence never calls a direction
     assert ev.table.loc["persistence", "dm_pvalue"].isna().all()
 
 
 def test_a_leaky_forecaster_scores_far_better(candles, forecasters):
     ev = walk_forward(candles, {**forecasters, "leaky": Leaky()}, start=candles.index[2000])
     leaky = ev.table.loc["leaky"]
-    assert (leaky["mae_ratio_vs_persistence"] < 0.01).all() and (leaky["direction_accuracy"] > 0.99).all()
+    assert (leaky["mae_ratio_vs_persistence"] < 0.01).all() and (
+        leaky["direction_accuracy"] > 0.99
+    ).all()
     honest = ev.table.loc["drift"]
     assert (honest["mae_ratio_vs_persistence"] > 0.9).all()
 
@@ -62,13 +72,21 @@ def test_the_look_ahead_forecaster_cannot_forecast_live(candles):
 
 
 def test_json_shape(candles, forecasters, tmp_path):
-    ev = walk_forward(candles, forecasters, start=candles.index[3000], stride=5, data=["x.zip"], model="drift")
+    ev = walk_forward(
+        candles, forecasters, start=candles.index[3000], stride=5, data=["x.zip"], model="drift"
+    )
     d = ev.to_dict()
     assert set(d) >= {"model", "data", "start", "end", "n_origins", "skipped", "results"}
-    assert set(d["results"]) == {"drift", "persistence"} and list(d["results"]["drift"]) == [str(h) for h in range(1, 11)]
+    assert set(d["results"]) == {"drift", "persistence"} and list(d["results"]["drift"]) == [
+        str(h) for h in range(1, 11)
+    ]
     diag = d["results"]["drift"]["10"]
-    assert set(diag) == set(METRICS) | set(EXTRA) | {"coverage_by_vol_quintile", "n_by_vol_quintile",
-                                                     "coverage_by_hour", "n_by_hour"}
+    assert set(diag) == set(METRICS) | set(EXTRA) | {
+        "coverage_by_vol_quintile",
+        "n_by_vol_quintile",
+        "coverage_by_hour",
+        "n_by_hour",
+    }
     assert len(diag["coverage_by_vol_quintile"]) == 5 and len(diag["coverage_by_hour"]) == 24
     assert isinstance(diag["direction_ci_method"], str) and isinstance(diag["dm_note"], str)
     assert d["results"]["persistence"]["3"]["direction_accuracy"] is None
@@ -84,13 +102,23 @@ def test_origins_touching_a_gap_are_skipped_and_counted(candles):
 
 
 def test_metrics_on_a_hand_computed_case():
-    idx = pd.date_range("2025-01-01", periods=72, freq="1min", tz="UTC", name="open_time").as_unit("ns")
+    idx = pd.date_range("2025-01-01", periods=72, freq="1min", tz="UTC", name="open_time").as_unit(
+        "ns"
+    )
     close = np.full(72, 100.0)
     close[60:] = [101, 99, 102, 100, 100, 100, 100, 100, 100, 100, 100, 100]
-    c = pd.DataFrame({"open": close, "high": close, "low": close, "close": close, "volume": 1.0}, index=idx)
-    ev = walk_forward(c, {"persistence": Persistence()}, start=idx[59], end=idx[60])  # one origin, t = 59
+    c = pd.DataFrame(
+        {"open": close, "high": close, "low": close, "close": close, "volume": 1.0}, index=idx
+    )
+    ev = walk_forward(
+        c, {"persistence": Persistence()}, start=idx[59], end=idx[60]
+    )  # one origin, t = 59
     row = ev.table.loc[("persistence", 1)]
-    assert ev.n_origins == 1 and row["mae"] == pytest.approx(1.0) and row["mae_bps"] == pytest.approx(100.0)
+    assert (
+        ev.n_origins == 1
+        and row["mae"] == pytest.approx(1.0)
+        and row["mae_bps"] == pytest.approx(100.0)
+    )
     assert ev.table.loc[("persistence", 3), "rmse"] == pytest.approx(2.0)
 
 
@@ -121,7 +149,7 @@ def test_bad_requests(candles, forecasters):
 
 
 def test_default_model_on_real_data_is_compared_on_the_same_origins(month_2025_02):
-    from cryptousd import Forecaster, load_baselines
+    from cryptousd import load_baselines
 
     m = load_forecaster()
     ev = walk_forward(month_2025_02.iloc[:5000], {m.name: m, **load_baselines()}, stride=7)
@@ -129,11 +157,14 @@ def test_default_model_on_real_data_is_compared_on_the_same_origins(month_2025_0
     assert (n == 10).all() and len(n) == 4
     cov = ev.table["coverage"]
     assert ((cov > 0.6) & (cov < 0.95)).all()
-    assert (ev.table["mae_ratio_vs_persistence"] > 0.9).all()  # nobody beats persistence by much at minute scale
+    assert (
+        ev.table["mae_ratio_vs_persistence"] > 0.9
+    ).all()  # nobody beats persistence by much at minute scale
 
 
-def test_direction_ci_overlapping_horizons_use_a_block_bootstrap_wider_than_wilson(candles,
-                                                                                  forecasters):
+def test_direction_ci_overlapping_horizons_use_a_block_bootstrap_wider_than_wilson(
+    candles, forecasters
+):
     ev = walk_forward(candles, forecasters, start=candles.index[2000])
     t = ev.table.loc["drift"]
     # h = 1 with origins a minute apart: outcomes do not overlap, Wilson from scipy
@@ -186,8 +217,10 @@ class Calls(Persistence):
 def small_frame(close):
     idx = pd.date_range("2025-01-01", periods=len(close), freq="1min", tz="UTC", name="open_time")
     close = np.asarray(close, "float64")
-    return pd.DataFrame({"open": close, "high": close, "low": close, "close": close, "volume": 1.0},
-                        index=idx.as_unit("ns"))
+    return pd.DataFrame(
+        {"open": close, "high": close, "low": close, "close": close, "volume": 1.0},
+        index=idx.as_unit("ns"),
+    )
 
 
 def test_majority_baseline_and_base_rate_by_hand():

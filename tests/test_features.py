@@ -6,12 +6,21 @@ import numpy as np
 import pytest
 
 from cryptousd import DataError
-from cryptousd.features import FEATURES, Scaler, candle_features, future_returns, time_split, windows
+from cryptousd.features import (
+    FEATURES,
+    Scaler,
+    candle_features,
+    future_returns,
+    time_split,
+    windows,
+)
 
 
 def test_feature_shapes_and_values(candles):
     x = candle_features(candles)
-    assert x.shape == (len(candles), len(FEATURES)) and x.dtype == np.float64 and np.isfinite(x).all()
+    assert (
+        x.shape == (len(candles), len(FEATURES)) and x.dtype == np.float64 and np.isfinite(x).all()
+    )
     np.testing.assert_allclose(x[:, 0], np.log(candles["close"] / candles["open"]))
     assert x[0, 3] == pytest.approx(0.0) and x[0, 4] == pytest.approx(1.0)  # midnight UTC
 
@@ -29,7 +38,9 @@ def test_changing_data_after_a_window_leaves_its_inputs_unchanged(candles):
 def test_future_returns_are_the_next_closes():
     close = np.array([100.0, 101.0, 99.0, 102.0])
     y = future_returns(close, horizon=2)
-    assert y[0, 0] == pytest.approx(np.log(101 / 100)) and y[0, 1] == pytest.approx(np.log(99 / 101))
+    assert y[0, 0] == pytest.approx(np.log(101 / 100)) and y[0, 1] == pytest.approx(
+        np.log(99 / 101)
+    )
     assert np.isnan(y[-1]).all() and np.isnan(y[-2, 1])
 
 
@@ -41,10 +52,17 @@ def test_scaler_uses_only_the_rows_it_is_given(candles):
 
 
 def test_split_origins_keep_a_horizon_gap(candles):
-    sp = time_split(candles.index, ("2025-01-01", "2025-01-02"), ("2025-01-02", "2025-01-03"), ("2025-01-03", "2025-01-04"))
+    sp = time_split(
+        candles.index,
+        ("2025-01-01", "2025-01-02"),
+        ("2025-01-02", "2025-01-03"),
+        ("2025-01-03", "2025-01-04"),
+    )
     tr, va, te = sp.origins("train"), sp.origins("val"), sp.origins("test")
     assert tr[-1] + 10 < sp.train[1] and va[0] >= sp.val[0] + 10 and va[-1] + 10 < sp.val[1]
-    assert te[0] - (va[-1] + 10) >= 10  # last validation target and first test origin are a horizon apart
+    assert (
+        te[0] - (va[-1] + 10) >= 10
+    )  # last validation target and first test origin are a horizon apart
     with pytest.raises(DataError, match="overlap"):
         time_split(candles.index, ("2025-01-02", "2025-01-03"), ("2025-01-01", "2025-01-02"))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -26,7 +27,7 @@ def mode(path) -> int:
 
 def test_written_files_get_normal_permissions(tmp_path, umask022):
     write_json(tmp_path / "r.json", {"a": 1})
-    atomic_write(tmp_path / "b.bin", lambda tmp: open(tmp, "wb").write(b"x"))
+    atomic_write(tmp_path / "b.bin", lambda tmp: Path(tmp).write_bytes(b"x"))
     assert mode(tmp_path / "r.json") == 0o644 and mode(tmp_path / "b.bin") == 0o644
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.bin", "r.json"]  # no temporary left
 
@@ -35,12 +36,14 @@ def test_a_failed_write_keeps_the_old_file(tmp_path):
     write_json(tmp_path / "r.json", {"v": 1})
 
     def boom(tmp):
-        open(tmp, "w").write("half")
+        Path(tmp).write_text("half")
         raise OSError("disk full")
 
     with pytest.raises(OSError):
         atomic_write(tmp_path / "r.json", boom)
-    assert (tmp_path / "r.json").read_text().strip().endswith("}") and "half" not in (tmp_path / "r.json").read_text()
+    assert (tmp_path / "r.json").read_text().strip().endswith("}") and "half" not in (
+        tmp_path / "r.json"
+    ).read_text()
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
 
 

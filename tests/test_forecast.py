@@ -30,7 +30,9 @@ def test_default_model_forecast_is_valid(model, month_2025_02):
     assert_candle_frame(fc.candles)
     assert len(fc.candles) == 10 and fc.candles.index[0] == c.index[-1] + pd.Timedelta("1min")
     assert fc.candles["open"].iloc[0] == c["close"].iloc[-1]
-    np.testing.assert_array_equal(fc.candles["open"].to_numpy()[1:], fc.candles["close"].to_numpy()[:-1])
+    np.testing.assert_array_equal(
+        fc.candles["open"].to_numpy()[1:], fc.candles["close"].to_numpy()[:-1]
+    )
     assert (fc.lower <= fc.upper).all() and (fc.candles["high"] >= fc.upper - 1e-9).all()
     assert 0.0 <= fc.p_up <= 1.0 and fc.model == DEFAULT_MODEL and fc.elapsed_ms > 0
     assert (fc.upper - fc.lower).is_monotonic_increasing  # uncertainty grows with the horizon
@@ -52,7 +54,12 @@ def test_batch_inference_equals_single_window_inference(model, month_2025_02):
     batch = model.predict_origins(feats, logc, times, origins)
     for o, row in zip(origins, batch, strict=True):
         single = model.predict(c.iloc[: o + 1])
-        np.testing.assert_allclose(np.log(single.candles["close"].to_numpy() / single.last_close), row, rtol=1e-6, atol=1e-12)
+        np.testing.assert_allclose(
+            np.log(single.candles["close"].to_numpy() / single.last_close),
+            row,
+            rtol=1e-6,
+            atol=1e-12,
+        )
 
 
 def test_forecast_ignores_candles_after_its_window(model, month_2025_02):
@@ -63,23 +70,41 @@ def test_forecast_ignores_candles_after_its_window(model, month_2025_02):
 
 
 def test_no_tensorflow_is_imported_for_inference():
-    code = ("import sys, cryptousd; from cryptousd.dashboard import Dashboard; from cryptousd.evaluate import walk_forward;"
-            "f = cryptousd.load_forecaster(); import cryptousd.sources.replay as r; c = r.simulate_candles(100);"
-            "f.predict(c); print('tensorflow' in sys.modules, 'keras' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    code = (
+        "import sys, cryptousd; from cryptousd.dashboard import Dashboard; from cryptousd.evaluate import walk_forward;"
+        "f = cryptousd.load_forecaster(); import cryptousd.sources.replay as r; c = r.simulate_candles(100);"
+        "f.predict(c); print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "False False"
 
 
 def test_card_has_what_the_design_asks(model):
     card = read_card(MODELS_DIR / DEFAULT_MODEL)
-    for key in ("name", "created", "variant", "window", "horizon", "features", "train_range", "validation_range",
-                "test_range", "test_metrics", "libraries", "command"):
+    for key in (
+        "name",
+        "created",
+        "variant",
+        "window",
+        "horizon",
+        "features",
+        "train_range",
+        "validation_range",
+        "test_range",
+        "test_metrics",
+        "libraries",
+        "command",
+    ):
         assert key in card, key
     tm = card["test_metrics"]["by_forecaster"]
     assert set(tm) >= {DEFAULT_MODEL, "persistence", "drift", "ar"}
     assert tm["persistence"]["10"]["mae_ratio_vs_persistence"] == 1.0
     assert card["command"].startswith("cryptousd train")
-    assert card["train_range"]["end"] < card["validation_range"]["start"] < card["test_range"]["start"]
+    assert (
+        card["train_range"]["end"] < card["validation_range"]["start"] < card["test_range"]["start"]
+    )
 
 
 def test_baselines_have_the_same_interface(month_2025_02):
@@ -119,6 +144,7 @@ def test_interval_coverage_on_held_out_synthetic_data_is_near_nominal():
 
 
 # ---- bad input ---------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def model_copy(tmp_path):

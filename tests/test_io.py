@@ -40,17 +40,24 @@ def test_csv_and_zip_give_the_same_frame(write_binance):
 
 def test_generic_csv_with_iso_times_and_header(tmp_path):
     p = tmp_path / "kraken.csv"
-    p.write_text("timestamp,open,high,low,close,volume\n2024-05-01T00:00:00Z,1,2,0.5,1.5,3\n2024-05-01T00:01:00Z,1.5,2,1,1.2,4\n")
+    p.write_text(
+        "timestamp,open,high,low,close,volume\n2024-05-01T00:00:00Z,1,2,0.5,1.5,3\n2024-05-01T00:01:00Z,1.5,2,1,1.2,4\n"
+    )
     df = load_candles(p)
-    assert list(df.index) == [pd.Timestamp("2024-05-01 00:00", tz="UTC"), pd.Timestamp("2024-05-01 00:01", tz="UTC")]
+    assert list(df.index) == [
+        pd.Timestamp("2024-05-01 00:00", tz="UTC"),
+        pd.Timestamp("2024-05-01 00:01", tz="UTC"),
+    ]
     assert df["close"].tolist() == [1.5, 1.2]
 
 
 def test_generic_csv_epoch_seconds_newest_first_is_reversed(tmp_path):
     # CryptoDataDownload style: a URL line, a header, newest row first
     p = tmp_path / "cdd.csv"
-    p.write_text("https://www.cryptodatadownload.com\nunix,date,symbol,open,high,low,close,Volume BTC,Volume USD\n"
-                 "1714521660,2024-05-01 00:01:00,BTC/USD,2,3,1,2.5,7,1\n1714521600,2024-05-01 00:00:00,BTC/USD,1,2,1,2,5,1\n")
+    p.write_text(
+        "https://www.cryptodatadownload.com\nunix,date,symbol,open,high,low,close,Volume BTC,Volume USD\n"
+        "1714521660,2024-05-01 00:01:00,BTC/USD,2,3,1,2.5,7,1\n1714521600,2024-05-01 00:00:00,BTC/USD,1,2,1,2,5,1\n"
+    )
     df = load_candles(p)
     assert df.index.is_monotonic_increasing and df["volume"].tolist() == [5.0, 7.0]
 
@@ -60,7 +67,9 @@ def test_gaps_are_filled_with_previous_close_and_counted(write_binance):
     df = load_candles(write_binance(lines=lines))
     assert len(df) == 5 and df["filled"].tolist() == [False, False, True, True, False]
     filled = df[df["filled"]]
-    assert (filled[["open", "high", "low", "close"]] == 101.0).all().all() and (filled["volume"] == 0).all()
+    assert (filled[["open", "high", "low", "close"]] == 101.0).all().all() and (
+        filled["volume"] == 0
+    ).all()
     with pytest.raises(DataError, match="gap after"):
         load_candles(write_binance(lines=lines), gaps="raise")
 
@@ -71,6 +80,7 @@ def test_time_range_selection(archives):
 
 
 # ---- bad input: one line, naming the file, nothing returned ----------------------------------------
+
 
 def _one_line(exc) -> str:
     msg = str(exc.value)

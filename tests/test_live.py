@@ -71,7 +71,9 @@ def test_forecasts_are_scored_when_due_against_persistence(model, candles):
     assert s.scorecard.mae_persistence == pytest.approx(abs(first.last_close - actual))
 
 
-def test_a_failing_source_is_survived_with_backoff_and_missed_candles_are_backfilled(model, candles):
+def test_a_failing_source_is_survived_with_backoff_and_missed_candles_are_backfilled(
+    model, candles
+):
     clock = Clock()
     src = Flaky(ReplaySource(candles, speed=None), fail_on={3, 4, 5})
     s = LiveSession(src, model, clock=clock, backoff_s=(1.0, 60.0))

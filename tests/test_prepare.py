@@ -14,8 +14,11 @@ from cryptousd.forecast.card import CARD_METRICS, make_card
 from cryptousd.forecast.prepare import TrainConfig, calibrate, fit_baselines, prepare
 from cryptousd.sources.replay import simulate_candles
 
-SPLIT = {"train": ("2025-01-01", "2025-01-02 12:00"), "val": ("2025-01-02 12:00", "2025-01-03 12:00"),
-         "test": ("2025-01-03 12:00", "2025-01-04")}
+SPLIT = {
+    "train": ("2025-01-01", "2025-01-02 12:00"),
+    "val": ("2025-01-02 12:00", "2025-01-03 12:00"),
+    "test": ("2025-01-03 12:00", "2025-01-04"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +40,16 @@ def test_prepare_scales_on_training_rows_only(prepared):
 
 
 def test_calibrated_baselines_cover_about_their_nominal_level(prepared):
-    c, cfg, prep = prepared
+    _, cfg, prep = prepared
     baselines = fit_baselines(prep, cfg)
     origins = calibrate(baselines, prep, cfg)
     assert origins[1] - origins[0] == cfg.calib_stride
     p = baselines["persistence"]
     a = prep.arrays
     mean = p.predict_origins(a.feats, a.logc, a.times, origins)
-    sigma = np.maximum(np.std([a.feats[o - cfg.window + 1 : o + 1, 0] for o in origins], axis=1), 1e-5)
+    sigma = np.maximum(
+        np.std([a.feats[o - cfg.window + 1 : o + 1, 0] for o in origins], axis=1), 1e-5
+    )
     lo, hi = p.calibration.interval(mean, sigma, 0.8)
     actual = a.logc[origins[:, None] + np.arange(1, 11)] - a.logc[origins, None]
     inside = ((actual >= lo) & (actual <= hi)).mean()
@@ -53,8 +58,16 @@ def test_calibrated_baselines_cover_about_their_nominal_level(prepared):
 
 def test_card_holds_ranges_training_record_and_command(prepared):
     _, cfg, prep = prepared
-    card = make_card(name="m", config=cfg, prep=prep, training={"epochs_run": 3}, calibration_origins=123,
-                     agreement=1e-7, libraries={"numpy": np.__version__}, command="cryptousd train --epochs 3")
+    card = make_card(
+        name="m",
+        config=cfg,
+        prep=prep,
+        training={"epochs_run": 3},
+        calibration_origins=123,
+        agreement=1e-7,
+        libraries={"numpy": np.__version__},
+        command="cryptousd train --epochs 3",
+    )
     json.dumps(card)  # serialisable
     assert card["train_range"]["start"].startswith("2025-01-01 00:00")
     assert card["validation_range"]["rows"] == 1440 and card["test_metrics"] is None
@@ -70,7 +83,11 @@ def test_a_bad_config_is_refused_in_one_line():
 
 
 def test_these_steps_never_import_tensorflow():
-    code = ("import sys; from cryptousd.forecast import prepare, card; import cryptousd.pipeline; "
-            "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    code = (
+        "import sys; from cryptousd.forecast import prepare, card; import cryptousd.pipeline; "
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.split() == ["False", "False"]

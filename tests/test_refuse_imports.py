@@ -33,8 +33,10 @@ def snapshot(folder) -> dict[str, bytes]:
 
 
 def priced_lines(price: float, n: int = 30) -> list[str]:
-    return [binance_line(T0 + i * 60_000, o=price, h=price * 1.01, lo=price * 0.99, c=price)
-            for i in range(n)]
+    return [
+        binance_line(T0 + i * 60_000, o=price, h=price * 1.01, lo=price * 0.99, c=price)
+        for i in range(n)
+    ]
 
 
 @pytest.fixture
@@ -47,6 +49,7 @@ def btc_store(tmp_path, write_binance):
 
 
 # ---- the market of an imported file -------------------------------------------------------------
+
 
 def test_binance_symbol_from_file_names():
     assert binance_symbol("ETHUSDT-1m-2025-01.zip") == "ETH/USDT"
@@ -139,6 +142,7 @@ def test_real_btc_month_named_ethusdt_lands_beside_btc(tmp_path, archives, capsy
 
 # ---- folders with nothing to import -------------------------------------------------------------
 
+
 def test_fetch_archive_on_a_folder_without_candle_files(tmp_path, capsys):
     folder = tmp_path / "downloads"
     folder.mkdir()
@@ -156,6 +160,7 @@ def test_fetch_archive_on_a_folder_without_candle_files(tmp_path, capsys):
 
 # ---- damaged store files ------------------------------------------------------------------------
 
+
 @pytest.fixture
 def broken_store(tmp_path, candles):
     """binance/BTC-USDT with 2024-12 healthy (1,440 rows) and 2025-01 overwritten with junk."""
@@ -170,10 +175,12 @@ def broken_store(tmp_path, candles):
 
 def test_store_read_and_load_candles_name_the_damaged_file(broken_store):
     store, bad = broken_store
-    for read in (lambda: store.read(symbol="BTC/USDT"),
-                 lambda: load_candles(store, symbol="BTC/USDT"),
-                 lambda: store.last_time(source="binance", symbol="BTC/USDT"),
-                 store.info):
+    for read in (
+        lambda: store.read(symbol="BTC/USDT"),
+        lambda: load_candles(store, symbol="BTC/USDT"),
+        lambda: store.last_time(source="binance", symbol="BTC/USDT"),
+        store.info,
+    ):
         with pytest.raises(DataError) as exc:
             read()
         msg = str(exc.value)
@@ -190,8 +197,10 @@ def test_data_info_reports_healthy_months_and_broken_files(broken_store, tmp_pat
     printed = capsys.readouterr().out.splitlines()
     healthy = [line for line in printed if line.startswith("binance    BTC-USDT")]
     assert len(healthy) == 1 and "1,440 candles" in healthy[0]
-    assert any(line.startswith("broken") and str(bad) in line and "fetch that month again" in line
-               for line in printed)
+    assert any(
+        line.startswith("broken") and str(bad) in line and "fetch that month again" in line
+        for line in printed
+    )
     info = json.loads(out.read_text())
     (series,) = info["series"]
     assert (series["rows"], series["months"], series["missing"]) == (1440, 1, 0)
@@ -217,6 +226,7 @@ def test_a_parquet_file_that_is_not_candles_is_named(tmp_path):
 
 
 # ---- permissions --------------------------------------------------------------------------------
+
 
 def test_written_files_get_normal_permissions(tmp_path, candles):
     old = os.umask(0o022)

@@ -38,6 +38,7 @@ def real_lines(archive, n: int = 120) -> list[bytes]:
 
 # ---- intervals ----------------------------------------------------------------------------------
 
+
 def five_minute_lines(minutes=(0, 5, 10, 20)) -> list[str]:
     return [binance_line(T0 + m * 60_000, h=200.0, c=100 + m) for m in minutes]
 
@@ -116,6 +117,7 @@ def test_files_at_different_intervals_are_refused_together(write_binance):
 
 # ---- day-first dates ----------------------------------------------------------------------------
 
+
 def dated_csv(tmp_path, dates, name="dates.csv"):
     p = tmp_path / name
     rows = [f"{d},1,2,0.5,1.5,3" for d in dates]
@@ -133,8 +135,10 @@ def test_day_first_dates_are_detected(tmp_path):
 def test_month_first_dates_are_detected(tmp_path):
     p = dated_csv(tmp_path, ["01/12/2024 23:59", "01/13/2024 00:00"])
     df = load_candles(p)
-    assert list(df.index) == [pd.Timestamp("2024-01-12 23:59", tz="UTC"),
-                              pd.Timestamp("2024-01-13 00:00", tz="UTC")]
+    assert list(df.index) == [
+        pd.Timestamp("2024-01-12 23:59", tz="UTC"),
+        pd.Timestamp("2024-01-13 00:00", tz="UTC"),
+    ]
 
 
 def test_ambiguous_dates_need_dayfirst(tmp_path):
@@ -160,6 +164,7 @@ def test_dayfirst_that_contradicts_the_file_and_mixed_orders_are_refused(tmp_pat
 
 # ---- truncated rows -----------------------------------------------------------------------------
 
+
 def test_truncated_last_row_is_refused_not_stored_with_a_wrong_volume(write_binance):
     lines = [binance_line(T0 + i * 60_000, v=12.345678) for i in range(3)]
     lines[-1] = ",".join(lines[-1].split(",")[:6])[:-3]  # cut mid-volume: 6 of 12 fields
@@ -180,6 +185,7 @@ def test_short_row_in_the_middle_is_named(write_binance):
 
 
 # ---- gzip, byte-order marks, separators ---------------------------------------------------------
+
 
 def test_gzip_csv_of_real_rows_reads_like_the_plain_csv(tmp_path, archives):
     text = b"\n".join(real_lines(archives[13])) + b"\n"
@@ -217,8 +223,9 @@ def test_headerless_file_with_a_utf8_bom_is_read(tmp_path, archives):
 
 def test_semicolons_and_decimal_commas_are_named(tmp_path):
     p = tmp_path / "excel.csv"
-    p.write_text("time;open;high;low;close;volume\n"
-                 "2024-01-01 00:00;42000,5;42010;41990;42001,25;3,5\n")
+    p.write_text(
+        "time;open;high;low;close;volume\n2024-01-01 00:00;42000,5;42010;41990;42001,25;3,5\n"
+    )
     with pytest.raises(DataError) as exc:
         load_candles(p)
     one_line(exc, "excel.csv", "separated by semicolons", "decimal commas", "'0,5'")
@@ -232,8 +239,9 @@ def test_semicolons_and_decimal_commas_are_named(tmp_path):
 
 def test_decimal_comma_in_a_comma_separated_file_is_named(tmp_path):
     p = tmp_path / "quoted.csv"
-    p.write_text('time,open,high,low,close,volume\n'
-                 '2024-01-01 00:00,"42000,5",42010,41990,42001,3\n')
+    p.write_text(
+        'time,open,high,low,close,volume\n2024-01-01 00:00,"42000,5",42010,41990,42001,3\n'
+    )
     with pytest.raises(DataError) as exc:
         load_candles(p)
     one_line(exc, "quoted.csv", "non-numeric open '42000,5'", "decimal comma")

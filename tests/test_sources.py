@@ -10,7 +10,14 @@ import pandas as pd
 import pytest
 import requests
 
-from cryptousd import BadReply, DataError, RateLimitError, RegionBlocked, SourceTimeout, SourceUnavailable
+from cryptousd import (
+    BadReply,
+    DataError,
+    RateLimitError,
+    RegionBlocked,
+    SourceTimeout,
+    SourceUnavailable,
+)
 from cryptousd.sources import ExchangeSource, ReplaySource, SimulatedSource, YahooSource
 from cryptousd.sources.replay import ReplayFinished
 
@@ -38,24 +45,53 @@ class FakeSession:
         r._content = body.encode() if isinstance(body, str) else json.dumps(body).encode()
         r.headers.update(headers or {"Content-Type": "application/json"})
         r.url = url
-        r.reason = {200: "OK", 429: "Too Many Requests", 451: "Unavailable For Legal Reasons", 503: "Service Unavailable"}.get(status, "")
+        r.reason = {
+            200: "OK",
+            429: "Too Many Requests",
+            451: "Unavailable For Legal Reasons",
+            503: "Service Unavailable",
+        }.get(status, "")
         return r
 
 
 def coinbase(replies):
     ex = ccxt.coinbase({"enableRateLimit": False})
     ex.session = FakeSession(replies)
-    ex.set_markets([{"id": "BTC-USD", "symbol": "BTC/USD", "base": "BTC", "quote": "USD", "baseId": "BTC", "quoteId": "USD",
-                     "type": "spot", "spot": True, "active": True, "precision": {"price": 0.01, "amount": 1e-8},
-                     "limits": {}, "info": {}}])
+    ex.set_markets(
+        [
+            {
+                "id": "BTC-USD",
+                "symbol": "BTC/USD",
+                "base": "BTC",
+                "quote": "USD",
+                "baseId": "BTC",
+                "quoteId": "USD",
+                "type": "spot",
+                "spot": True,
+                "active": True,
+                "precision": {"price": 0.01, "amount": 1e-8},
+                "limits": {},
+                "info": {},
+            }
+        ]
+    )
     ex.milliseconds = lambda: NOW_MS
     ex.seconds = lambda: NOW_MS // 1000
     return ex
 
 
 def candles_reply(start_ms, n, price=100.0):
-    rows = [{"start": str((start_ms + i * 60_000) // 1000), "low": str(price - 1), "high": str(price + 1),
-             "open": str(price), "close": str(price + 0.5), "volume": "1.5"} for i in range(n)]
+    rows = [
+        {
+            "start": str((start_ms + i * 60_000) // 1000),
+            "low": str(price - 1),
+            "high": str(price + 1),
+            "open": str(price),
+            "close": str(price + 0.5),
+            "volume": "1.5",
+        }
+        for i in range(n)
+    ]
     return 200, {"candles": rows[::-1]}, None  # Coinbase answers newest first
 
 
@@ -70,8 +106,13 @@ def test_history_paginates_and_drops_the_forming_candle():
     src, _ = source([candles_reply(start, 300), candles_reply(start + 300 * 60_000, 101)])
     df = src.history(pd.Timestamp(start, unit="ms", tz="UTC"))
     assert len(df) == 400  # the 401st minute is still forming at NOW
-    assert df.index[0] == pd.Timestamp(start, unit="ms", tz="UTC") and df.index.is_monotonic_increasing
-    assert "product_id" not in src.client.session.calls[0] and "BTC-USD/candles" in src.client.session.calls[0]
+    assert (
+        df.index[0] == pd.Timestamp(start, unit="ms", tz="UTC") and df.index.is_monotonic_increasing
+    )
+    assert (
+        "product_id" not in src.client.session.calls[0]
+        and "BTC-USD/candles" in src.client.session.calls[0]
+    )
 
 
 def test_poll_splits_closed_and_forming():
@@ -84,8 +125,12 @@ def test_poll_splits_closed_and_forming():
 
 def test_rate_limit_is_retried_with_backoff_honouring_retry_after():
     start = T0 - 9 * 60_000
-    src, sleeps = source([(429, {"error": "slow down"}, {"Content-Type": "application/json", "Retry-After": "7"}),
-                          candles_reply(start, 10)])
+    src, sleeps = source(
+        [
+            (429, {"error": "slow down"}, {"Content-Type": "application/json", "Retry-After": "7"}),
+            candles_reply(start, 10),
+        ]
+    )
     df = src.history(pd.Timestamp(start, unit="ms", tz="UTC"))
     assert len(df) == 9 and sleeps == [7.0]  # the 10th candle is the forming one
 
@@ -106,15 +151,22 @@ def test_451_is_region_blocked_and_not_retried():
 
 def test_5xx_then_timeout_then_success():
     start = T0 - 3 * 60_000
-    src, sleeps = source([(503, "<html>maintenance</html>", {"Content-Type": "text/html"}),
-                          requests.exceptions.ReadTimeout("read timed out"), candles_reply(start, 3)])
+    src, sleeps = source(
+        [
+            (503, "<html>maintenance</html>", {"Content-Type": "text/html"}),
+            requests.exceptions.ReadTimeout("read timed out"),
+            candles_reply(start, 3),
+        ]
+    )
     assert len(src.fetch_page(pd.Timestamp(start, unit="ms", tz="UTC"))) == 3
     assert sleeps == [1.0, 2.0]
 
 
 def test_5xx_forever_raises_unavailable_saying_it_gave_up():
     src, sleeps = source([(502, "bad gateway", {"Content-Type": "text/plain"})] * 2, max_retries=1)
-    with pytest.raises(SourceUnavailable, match=r"HTTP 502\); gave up after 2 tries: check the network"):
+    with pytest.raises(
+        SourceUnavailable, match=r"HTTP 502\); gave up after 2 tries: check the network"
+    ):
         src.fetch_page(pd.Timestamp(NOW_MS, unit="ms", tz="UTC"))
     assert len(sleeps) == 1
 
@@ -132,7 +184,9 @@ def test_html_reply_is_bad_reply():
 
 
 def test_error_json_is_bad_reply_that_quotes_the_exchange():
-    src, _ = source([(400, {"error": "INVALID_ARGUMENT", "message": "granularity is invalid"}, None)])
+    src, _ = source(
+        [(400, {"error": "INVALID_ARGUMENT", "message": "granularity is invalid"}, None)]
+    )
     with pytest.raises(BadReply, match="error reply .*granularity is invalid") as exc:
         src.fetch_page(pd.Timestamp(NOW_MS, unit="ms", tz="UTC"))
     assert not isinstance(exc.value, SourceUnavailable) and "\n" not in str(exc.value)
@@ -149,11 +203,22 @@ def test_malformed_candles_are_rejected_whole():
 
 # ---- Yahoo -------------------------------------------------------------------------------------
 
+
 def yahoo_frame(start, n):
     idx = pd.date_range(start, periods=n, freq="1min", tz="UTC")
     p = 100 + np.arange(n, dtype=float)
-    return pd.DataFrame({"Open": p, "High": p + 1, "Low": p - 1, "Close": p + 0.5, "Volume": 0.0,
-                         "Dividends": 0.0, "Stock Splits": 0.0}, index=idx)
+    return pd.DataFrame(
+        {
+            "Open": p,
+            "High": p + 1,
+            "Low": p - 1,
+            "Close": p + 0.5,
+            "Volume": 0.0,
+            "Dividends": 0.0,
+            "Stock Splits": 0.0,
+        },
+        index=idx,
+    )
 
 
 def test_yahoo_chunks_requests_by_seven_days_and_normalises():
@@ -168,7 +233,10 @@ def test_yahoo_chunks_requests_by_seven_days_and_normalises():
     src = YahooSource(download=download, clock=lambda: now)
     df = src.history(now - pd.Timedelta(days=10))
     assert len(calls) == 2 and calls[0][1] - calls[0][0] == pd.Timedelta(days=7)
-    assert list(df.columns[:5]) == ["open", "high", "low", "close", "volume"] and str(df.index.tz) == "UTC"
+    assert (
+        list(df.columns[:5]) == ["open", "high", "low", "close", "volume"]
+        and str(df.index.tz) == "UTC"
+    )
 
 
 def test_yahoo_refuses_more_than_30_days_back():
@@ -190,10 +258,13 @@ def test_yahoo_errors_are_typed():
     with pytest.raises(RateLimitError):
         YahooSource(download=boom, clock=lambda: now).history(now - pd.Timedelta(hours=1))
     with pytest.raises(BadReply):
-        YahooSource(download=lambda *a: "<html>", clock=lambda: now).history(now - pd.Timedelta(hours=1))
+        YahooSource(download=lambda *a: "<html>", clock=lambda: now).history(
+            now - pd.Timedelta(hours=1)
+        )
 
 
 # ---- replay and simulation ---------------------------------------------------------------------
+
 
 def test_replay_clock_and_forming_candle(candles):
     t = [0.0]
@@ -204,7 +275,10 @@ def test_replay_clock_and_forming_candle(candles):
     poll = src.poll(first.closed.index[-1])
     assert len(poll.closed) == 150 and poll.closed.index[0] == candles.index[60]
     f = poll.forming
-    assert f is not None and f["low"] <= min(f["open"], f["close"]) <= max(f["open"], f["close"]) <= f["high"]
+    assert (
+        f is not None
+        and f["low"] <= min(f["open"], f["close"]) <= max(f["open"], f["close"]) <= f["high"]
+    )
 
 
 def test_replay_step_mode_and_end(candles):
@@ -234,4 +308,7 @@ def test_archive_source_history_and_poll(archives):
     day = src.history("2025-02-10", "2025-02-11")
     assert len(day) == 1440 and day.index[0] == pd.Timestamp("2025-02-10", tz="UTC")
     poll = src.poll(None)
-    assert poll.closed.index[-1] == pd.Timestamp("2025-02-28 23:59", tz="UTC") and len(poll.closed) == 61
+    assert (
+        poll.closed.index[-1] == pd.Timestamp("2025-02-28 23:59", tz="UTC")
+        and len(poll.closed) == 61
+    )

@@ -14,9 +14,14 @@ def test_round_trip_over_month_boundaries(tmp_path, candles):
     data = candles.copy()
     data.index = data.index - pd.Timedelta(days=1)  # 2024-12-31 .. 2025-01-02: two month files
     assert store.append(data, source="sim", symbol="BTC/USD") == len(data)
-    assert [p.name for p in store.months("sim", "BTC/USD")] == ["2024-12.parquet", "2025-01.parquet"]
+    assert [p.name for p in store.months("sim", "BTC/USD")] == [
+        "2024-12.parquet",
+        "2025-01.parquet",
+    ]
     back = store.read(symbol="BTC/USD")
-    pd.testing.assert_frame_equal(back[["open", "high", "low", "close", "volume"]], data, check_freq=False)
+    pd.testing.assert_frame_equal(
+        back[["open", "high", "low", "close", "volume"]], data, check_freq=False
+    )
 
 
 def test_append_deduplicates_newest_wins(tmp_path, candles):
@@ -81,4 +86,9 @@ def test_info_and_errors(tmp_path, candles):
         store.read(symbol="BTC/USD")
     store.append(candles.drop(candles.index[[7, 8]]), source="sim", symbol="BTC/USD")
     (info,) = store.info()
-    assert (info.source, info.symbol, info.rows, info.missing) == ("sim", "BTC-USD", len(candles) - 2, 2)
+    assert (info.source, info.symbol, info.rows, info.missing) == (
+        "sim",
+        "BTC-USD",
+        len(candles) - 2,
+        2,
+    )

@@ -16,8 +16,11 @@ from cryptousd.pipeline import train
 
 pytestmark = pytest.mark.slow
 
-SPLIT = {"train": ("2025-01-01", "2025-01-03 12:00"), "val": ("2025-01-03 12:00", "2025-01-04 06:00"),
-         "test": ("2025-01-04 06:00", "2025-01-05")}
+SPLIT = {
+    "train": ("2025-01-01", "2025-01-03 12:00"),
+    "val": ("2025-01-03 12:00", "2025-01-04 06:00"),
+    "test": ("2025-01-04 06:00", "2025-01-05"),
+}
 
 
 def learnable_candles(n=4 * 1440, phi=0.6, seed=5):
@@ -31,17 +34,35 @@ def learnable_candles(n=4 * 1440, phi=0.6, seed=5):
     close = 100 * np.exp(np.cumsum(r))
     open_ = np.r_[100.0, close[:-1]]
     spread = np.abs(rng.normal(0, 0.0004, n)) * close
-    idx = pd.date_range("2025-01-01", periods=n, freq="1min", tz="UTC", name="open_time").as_unit("ns")
-    return pd.DataFrame({"open": open_, "high": np.maximum(open_, close) + spread, "low": np.minimum(open_, close) - spread,
-                         "close": close, "volume": rng.gamma(2, 3, n)}, index=idx)
+    idx = pd.date_range("2025-01-01", periods=n, freq="1min", tz="UTC", name="open_time").as_unit(
+        "ns"
+    )
+    return pd.DataFrame(
+        {
+            "open": open_,
+            "high": np.maximum(open_, close) + spread,
+            "low": np.minimum(open_, close) - spread,
+            "close": close,
+            "volume": rng.gamma(2, 3, n),
+        },
+        index=idx,
+    )
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("models") / "tiny-direct"
     c = learnable_candles()
-    cfg = TrainConfig(variant="direct", epochs=6, stride=1, batch_size=64, learning_rate=3e-3, calib_stride=2,
-                      eval_stride=2, patience=6)
+    cfg = TrainConfig(
+        variant="direct",
+        epochs=6,
+        stride=1,
+        batch_size=64,
+        learning_rate=3e-3,
+        calib_stride=2,
+        eval_stride=2,
+        patience=6,
+    )
     card = train(c, out, config=cfg, split=SPLIT, command="pytest", verbose=False)
     return out, card, c
 
@@ -72,7 +93,7 @@ def test_numpy_forward_pass_agrees_with_keras(trained):
 
 
 def test_scaler_is_fitted_on_the_training_range_only(trained):
-    out, card, c = trained
+    out, _, c = trained
     saved = Scaler.from_dict(json.loads((out / "scaler.json").read_text()))
     train_rows = c.index < pd.Timestamp(SPLIT["train"][1], tz="UTC")
     np.testing.assert_allclose(saved.mean, candle_features(c)[train_rows].mean(axis=0))
@@ -81,9 +102,19 @@ def test_scaler_is_fitted_on_the_training_range_only(trained):
 
 def test_save_load_round_trip_and_recursive_variant(tmp_path):
     c = learnable_candles(n=3 * 1440)
-    split = {"train": ("2025-01-01", "2025-01-02 12:00"), "val": ("2025-01-02 12:00", "2025-01-03"), "test": None}
-    card = train(c, tmp_path / "rec", config=TrainConfig(variant="recursive", epochs=1, stride=4, calib_stride=4),
-                 split=split, command="pytest", verbose=False)
+    split = {
+        "train": ("2025-01-01", "2025-01-02 12:00"),
+        "val": ("2025-01-02 12:00", "2025-01-03"),
+        "test": None,
+    }
+    card = train(
+        c,
+        tmp_path / "rec",
+        config=TrainConfig(variant="recursive", epochs=1, stride=4, calib_stride=4),
+        split=split,
+        command="pytest",
+        verbose=False,
+    )
     m = load_forecaster(tmp_path / "rec")
     assert m.variant == "recursive" and card["test_metrics"] is None
     fc = m.predict(c.iloc[:500])

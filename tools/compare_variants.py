@@ -27,7 +27,11 @@ def main(write: bool) -> dict:
     if not files:
         sys.exit(f"needs the archives of {sorted(months)}; fetch them first")
     c = cu.load_candles(files)
-    models = {A: cu.load_forecaster(A), B: cu.load_forecaster(B), "persistence": cu.load_baselines()["persistence"]}
+    models = {
+        A: cu.load_forecaster(A),
+        B: cu.load_forecaster(B),
+        "persistence": cu.load_baselines()["persistence"],
+    }
     ev = walk_forward(c.loc[: val["end"]], models, start=val["start"], stride=1)
     close = c["close"].to_numpy()
     (o, ma), (_, mb) = ev.predictions[A], ev.predictions[B]
@@ -37,15 +41,19 @@ def main(write: bool) -> dict:
     rows = {}
     for h in (1, 5, 10):
         p = diebold_mariano(ea[:, h - 1], eb[:, h - 1], h)
-        rows[str(h)] = {"mae_" + A: float(np.abs(ea[:, h - 1]).mean()), "mae_" + B: float(np.abs(eb[:, h - 1]).mean()),
-                        "dm_pvalue": p}
+        rows[str(h)] = {
+            "mae_" + A: float(np.abs(ea[:, h - 1]).mean()),
+            "mae_" + B: float(np.abs(eb[:, h - 1]).mean()),
+            "dm_pvalue": p,
+        }
     significant = any(r["dm_pvalue"] < 0.05 for r in rows.values())
     selection = {
-        "compared": [A, B], "on": f"validation {val['start'][:16]} .. {val['end'][:16]}, {ev.n_origins} origins",
+        "compared": [A, B],
+        "on": f"validation {val['start'][:16]} .. {val['end'][:16]}, {ev.n_origins} origins",
         "by_horizon": rows,
         "verdict": "significant difference" if significant else "tied (no horizon has DM p < 0.05)",
         "why_default": f"{A} ships as the default: the variants are tied on validation, and the direct model "
-                       "runs one forward pass per forecast instead of ten",
+        "runs one forward pass per forecast instead of ten",
         "command": "python tools/compare_variants.py --write",
     }
     print(selection)

@@ -1,6 +1,6 @@
 """Regenerate docs/dashboard.png (the README's screenshot): Voila replaying the last shared month.
 
-    .venv/bin/python tools/screenshot.py
+.venv/bin/python tools/screenshot.py
 """
 
 from __future__ import annotations
@@ -10,14 +10,22 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.browser import browser_page, voila_server  # noqa: E402
+from tests.browser import browser_page, voila_server
 
 
 def main() -> None:
-    with voila_server({"CRYPTOUSD_REPLAY_SPEED": "10", "CRYPTOUSD_REFRESH_S": "0.5"}) as url, browser_page(1400, 760) as page:
+    with (
+        voila_server({"CRYPTOUSD_REPLAY_SPEED": "10", "CRYPTOUSD_REFRESH_S": "0.5"}) as url,
+        browser_page(1400, 760) as page,
+    ):
         page.goto(url, timeout=60_000)
-        page.wait_for_function("() => document.querySelectorAll('g.stick').length >= 70", timeout=60_000)
-        page.wait_for_function("() => document.querySelector('.cu-score').innerText.includes('resolved')", timeout=120_000)
+        page.wait_for_function(
+            "() => document.querySelectorAll('g.stick').length >= 70", timeout=60_000
+        )
+        page.wait_for_function(
+            "() => document.querySelector('.cu-score').innerText.includes('resolved')",
+            timeout=120_000,
+        )
         page.wait_for_timeout(2500)
         page.locator(".cryptousd-dashboard").screenshot(path=str(ROOT / "docs" / "dashboard.png"))
     print("wrote docs/dashboard.png")

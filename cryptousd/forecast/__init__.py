@@ -10,6 +10,16 @@ from .lstm import LSTMForecaster
 from .model_folder import available_models, load_baselines, load_forecaster, read_card
 
 __all__ = [
-    "BASELINES", "Calibration", "Drift", "Forecast", "Forecaster", "LSTMForecaster", "Persistence", "RidgeAR",
-    "available_models", "load_baselines", "load_forecaster", "read_card",
+    "BASELINES",
+    "Calibration",
+    "Drift",
+    "Forecast",
+    "Forecaster",
+    "LSTMForecaster",
+    "Persistence",
+    "RidgeAR",
+    "available_models",
+    "load_baselines",
+    "load_forecaster",
+    "read_card",
 ]

@@ -61,25 +61,35 @@ def forecast_candles(last_time_ns: int, last_close: float, mean, lower, upper) -
     low = np.minimum.reduce([open_, close, lo])
     times = last_time_ns + INTERVAL_NS * np.arange(1, len(mean) + 1)
     index = pd.DatetimeIndex(pd.to_datetime(times, utc=True), name="open_time")
-    return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": 0.0}, index=index)
+    return pd.DataFrame(
+        {"open": open_, "high": high, "low": low, "close": close, "volume": 0.0}, index=index
+    )
 
 
 def check_window(candles: pd.DataFrame, window: int) -> tuple[np.ndarray, np.ndarray]:
     """The last ``window`` rows as (ohlcv float64, times ns), or a one-line :class:`ModelError`."""
     if not isinstance(candles, pd.DataFrame) or not isinstance(candles.index, pd.DatetimeIndex):
-        raise ModelError("predict() takes a candle frame indexed by open_time (see cryptousd.load_candles)")
+        raise ModelError(
+            "predict() takes a candle frame indexed by open_time (see cryptousd.load_candles)"
+        )
     if len(candles) < window:
-        raise ModelError(f"the model reads {window} candles, got {len(candles)}; pass at least the last {window} closed candles")
+        raise ModelError(
+            f"the model reads {window} candles, got {len(candles)}; pass at least the last {window} closed candles"
+        )
     try:
         ohlcv = np.column_stack([candles[c].to_numpy("float64")[-window:] for c in OHLCV])
     except KeyError as exc:
         raise ModelError(f"candles lack column(s) {exc}; need {', '.join(OHLCV)}") from None
     times = index_ns(candles.index[-window:])
     if not np.isfinite(ohlcv).all():
-        raise ModelError("the last candles contain NaN or infinite values; repair or fill them first")
+        raise ModelError(
+            "the last candles contain NaN or infinite values; repair or fill them first"
+        )
     if (np.diff(times) != INTERVAL_NS).any():
         i = int(np.flatnonzero(np.diff(times) != INTERVAL_NS)[0])
-        raise ModelError(f"the last {window} candles have a gap after {candles.index[i - window]}; fill it with cryptousd.fill_gaps first")
+        raise ModelError(
+            f"the last {window} candles have a gap after {candles.index[i - window]}; fill it with cryptousd.fill_gaps first"
+        )
     if (ohlcv[:, 3] <= 0).any() or (ohlcv[:, 1] < ohlcv[:, 2]).any():
         raise ModelError("the last candles hold impossible prices (<= 0, or high < low)")
     return ohlcv, times
@@ -96,22 +106,33 @@ class Forecaster(ABC):
 
     # the one method a forecaster must provide ---------------------------------------------
     @abstractmethod
-    def predict_cum(self, feats: np.ndarray, logc: np.ndarray, next_time_ns: np.ndarray) -> np.ndarray:
+    def predict_cum(
+        self, feats: np.ndarray, logc: np.ndarray, next_time_ns: np.ndarray
+    ) -> np.ndarray:
         """Mean cumulative log returns (B, horizon) from raw feature windows (B, W, F), log closes
         (B, W) and the open time of each window's first future minute (B,)."""
 
-    def fit(self, feats: np.ndarray, logc: np.ndarray, split) -> "Forecaster":
+    def fit(self, feats: np.ndarray, logc: np.ndarray, split) -> Forecaster:
         """Learn parameters from training rows (baselines that need it override this)."""
         return self
 
     # shared machinery ----------------------------------------------------------------------
-    def predict_origins(self, feats: np.ndarray, logc: np.ndarray, times_ns: np.ndarray, origins: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    def predict_origins(
+        self,
+        feats: np.ndarray,
+        logc: np.ndarray,
+        times_ns: np.ndarray,
+        origins: np.ndarray,
+        chunk: int = 8192,
+    ) -> np.ndarray:
         """Batch inference at many origins of one series: (B, horizon) mean cumulative log returns."""
         out = np.empty((len(origins), self.horizon))
         for i in range(0, len(origins), chunk):
             o = origins[i : i + chunk]
             out[i : i + chunk] = self.predict_cum(
-                windows(feats, o, self.window), windows(logc[:, None], o, self.window)[..., 0], times_ns[o] + INTERVAL_NS
+                windows(feats, o, self.window),
+                windows(logc[:, None], o, self.window)[..., 0],
+                times_ns[o] + INTERVAL_NS,
             )
         return out
 
@@ -132,7 +153,9 @@ class Forecaster(ABC):
         mean = self.predict_cum(feats[None], logc[None], times[-1:] + INTERVAL_NS)[0]
         sigma = window_sigma(feats[:, 0])
         if self.calibration is None:
-            raise ModelError(f"{self.name} has no interval calibration; calibrate it (or load a trained model folder)")
+            raise ModelError(
+                f"{self.name} has no interval calibration; calibrate it (or load a trained model folder)"
+            )
         lower, upper = self.calibration.interval(mean[None], sigma, coverage)
         p_up = float(self.calibration.p_up(mean[-1:], np.atleast_1d(sigma))[0])
         last_close = float(ohlcv[-1, 3])

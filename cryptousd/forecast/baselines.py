@@ -38,7 +38,12 @@ class RidgeAR(Forecaster):
 
     name = "ar"
 
-    def __init__(self, coef: np.ndarray | None = None, intercept: np.ndarray | None = None, alpha: float | None = None):
+    def __init__(
+        self,
+        coef: np.ndarray | None = None,
+        intercept: np.ndarray | None = None,
+        alpha: float | None = None,
+    ):
         self.coef, self.intercept, self.alpha = coef, intercept, alpha
 
     def _x(self, logc: np.ndarray) -> np.ndarray:
@@ -46,15 +51,20 @@ class RidgeAR(Forecaster):
 
     def predict_cum(self, feats, logc, next_time_ns):
         if self.coef is None:
-            raise ModelError("the ar baseline is not fitted; load it from a model folder or call fit()")
+            raise ModelError(
+                "the ar baseline is not fitted; load it from a model folder or call fit()"
+            )
         r = (self._x(logc) @ self.coef + self.intercept) / 1e4
         return np.cumsum(r, axis=1)
 
-    def fit(self, feats, logc, split, stride: int = 5, alphas=(1e2, 1e3, 1e4, 1e5, 1e6)) -> "RidgeAR":
+    def fit(self, feats, logc, split, stride: int = 5, alphas=(1e2, 1e3, 1e4, 1e5, 1e6)) -> RidgeAR:
         def xy(part, s):
             o = split.origins(part, stride=s, window=self.window, horizon=self.horizon)
             x = self._x(windows(logc[:, None], o, self.window)[..., 0])
-            y = (logc[o[:, None] + np.arange(1, self.horizon + 1)] - logc[o[:, None] + np.arange(0, self.horizon)]) * 1e4
+            y = (
+                logc[o[:, None] + np.arange(1, self.horizon + 1)]
+                - logc[o[:, None] + np.arange(0, self.horizon)]
+            ) * 1e4
             return x, y
 
         x, y = xy("train", stride)

@@ -8,8 +8,17 @@ from ..features import FEATURES
 from .prepare import Prepared, TrainConfig
 
 CARD_METRICS = [
-    "mae", "mae_bps", "mae_ratio_vs_persistence", "direction_accuracy", "direction_ci_low",
-    "direction_ci_high", "coverage", "interval_width", "dm_pvalue", "brier", "brier_base",
+    "mae",
+    "mae_bps",
+    "mae_ratio_vs_persistence",
+    "direction_accuracy",
+    "direction_ci_low",
+    "direction_ci_high",
+    "coverage",
+    "interval_width",
+    "dm_pvalue",
+    "brier",
+    "brier_base",
 ]
 
 

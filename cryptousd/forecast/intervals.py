@@ -29,7 +29,7 @@ class Calibration:
     n: int  # calibration origins
 
     @classmethod
-    def fit(cls, predicted: np.ndarray, actual: np.ndarray, sigma: np.ndarray) -> "Calibration":
+    def fit(cls, predicted: np.ndarray, actual: np.ndarray, sigma: np.ndarray) -> Calibration:
         """``predicted``/``actual`` cumulative log returns (B, H); ``sigma`` (B,)."""
         ok = np.isfinite(actual).all(axis=1)
         e = (actual[ok] - predicted[ok]) / sigma[ok, None]
@@ -41,7 +41,9 @@ class Calibration:
         q = np.quantile(e, adj, axis=0, method="higher").T  # (H, Q)
         return cls(LEVELS.copy(), q, n)
 
-    def interval(self, mean: np.ndarray, sigma: np.ndarray, coverage: float) -> tuple[np.ndarray, np.ndarray]:
+    def interval(
+        self, mean: np.ndarray, sigma: np.ndarray, coverage: float
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper cumulative log returns (B, H) at the given central coverage."""
         if not 0 < coverage < 1:
             raise ValueError(f"coverage {coverage}: must be between 0 and 1, e.g. 0.8")
@@ -62,11 +64,19 @@ class Calibration:
 
     def to_arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
         """The npz layout (``levels``, ``quantiles``, ``n``, each under ``prefix``); read by :meth:`from_npz`."""
-        return {prefix + "levels": self.levels, prefix + "quantiles": self.quantiles, prefix + "n": np.asarray(self.n)}
+        return {
+            prefix + "levels": self.levels,
+            prefix + "quantiles": self.quantiles,
+            prefix + "n": np.asarray(self.n),
+        }
 
     def save(self, path: Path) -> None:
         np.savez(path, **self.to_arrays())
 
     @classmethod
-    def from_npz(cls, data, prefix: str = "") -> "Calibration":
-        return cls(np.asarray(data[prefix + "levels"]), np.asarray(data[prefix + "quantiles"]), int(data[prefix + "n"]))
+    def from_npz(cls, data, prefix: str = "") -> Calibration:
+        return cls(
+            np.asarray(data[prefix + "levels"]),
+            np.asarray(data[prefix + "quantiles"]),
+            int(data[prefix + "n"]),
+        )

@@ -8,7 +8,6 @@ from ..config import INTERVAL_NS
 from ..features import Scaler, time_of_day
 from .base import Forecaster
 from .numpy_lstm import NumpyLSTM
-from .prepare import VARIANTS
 
 
 class LSTMForecaster(Forecaster):
@@ -21,14 +20,27 @@ class LSTMForecaster(Forecaster):
     Outputs are one-minute log returns divided by ``y_scale`` (their training standard deviation).
     """
 
-    def __init__(self, net: NumpyLSTM, scaler: Scaler, y_scale: float, variant: str, name: str, window: int, horizon: int):
+    def __init__(
+        self,
+        net: NumpyLSTM,
+        scaler: Scaler,
+        y_scale: float,
+        variant: str,
+        name: str,
+        window: int,
+        horizon: int,
+    ):
         self.net, self.scaler, self.y_scale, self.variant = net, scaler, float(y_scale), variant
         self.name, self.window, self.horizon = name, window, horizon
         expected = horizon if variant == "direct" else 1
         if net.n_out != expected:
-            raise ValueError(f"{variant} variant needs {expected} outputs, the weights have {net.n_out}")
+            raise ValueError(
+                f"{variant} variant needs {expected} outputs, the weights have {net.n_out}"
+            )
 
-    def predict_cum(self, feats: np.ndarray, logc: np.ndarray, next_time_ns: np.ndarray) -> np.ndarray:
+    def predict_cum(
+        self, feats: np.ndarray, logc: np.ndarray, next_time_ns: np.ndarray
+    ) -> np.ndarray:
         x = self.scaler.transform(feats)
         if self.variant == "direct":
             r = self.net(x).astype("float64") * self.y_scale

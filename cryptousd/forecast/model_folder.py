@@ -14,8 +14,8 @@ import shutil
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -34,7 +34,11 @@ REQUIRED = ("card.json", "weights.npz", "scaler.json", "calibration.npz", "basel
 
 def available_models(root: Path | None = None) -> list[str]:
     root = Path(root or MODELS_DIR)
-    return sorted(p.name for p in root.iterdir() if (p / "card.json").exists()) if root.exists() else []
+    return (
+        sorted(p.name for p in root.iterdir() if (p / "card.json").exists())
+        if root.exists()
+        else []
+    )
 
 
 def resolve_model_dir(path_or_name=None) -> Path:
@@ -46,14 +50,18 @@ def resolve_model_dir(path_or_name=None) -> Path:
     if (MODELS_DIR / str(name)).is_dir():
         return MODELS_DIR / str(name)
     have = ", ".join(available_models()) or "none"
-    raise ModelError(f"no model folder {name!r} (models here: {have}; baselines: {', '.join(BASELINES)})")
+    raise ModelError(
+        f"no model folder {name!r} (models here: {have}; baselines: {', '.join(BASELINES)})"
+    )
 
 
 def _read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise ModelError(f"{path}: unreadable ({type(exc).__name__}); retrain or restore this model folder") from None
+        raise ModelError(
+            f"{path}: unreadable ({type(exc).__name__}); retrain or restore this model folder"
+        ) from None
 
 
 def _read_npz(path: Path) -> dict:
@@ -61,14 +69,18 @@ def _read_npz(path: Path) -> dict:
         with np.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise ModelError(f"{path}: corrupt ({type(exc).__name__}); retrain or restore this model folder") from None
+        raise ModelError(
+            f"{path}: corrupt ({type(exc).__name__}); retrain or restore this model folder"
+        ) from None
 
 
 def read_card(folder: Path) -> dict:
     return _read_json(Path(folder) / "card.json")
 
 
-def load_forecaster(path_or_name=None, *, window: int | None = None, horizon: int | None = None) -> Forecaster:
+def load_forecaster(
+    path_or_name=None, *, window: int | None = None, horizon: int | None = None
+) -> Forecaster:
     """Load an LSTM model folder, or a baseline (``persistence``, ``drift``, ``ar``) calibrated in
     the default model folder (or ``"ar@models/NAME"`` for another folder's)."""
     name = str(path_or_name) if path_or_name is not None else None
@@ -78,26 +90,38 @@ def load_forecaster(path_or_name=None, *, window: int | None = None, horizon: in
     folder = resolve_model_dir(path_or_name)
     for f in REQUIRED:
         if not (folder / f).exists():
-            raise ModelError(f"{folder}: missing {f}; the folder is incomplete, retrain with `cryptousd train`")
+            raise ModelError(
+                f"{folder}: missing {f}; the folder is incomplete, retrain with `cryptousd train`"
+            )
     card = read_card(folder)
     try:
         net = NumpyLSTM(_read_npz(folder / "weights.npz"))
         scaler = Scaler.from_dict(_read_json(folder / "scaler.json"))
         model = LSTMForecaster(
-            net, scaler, card["y_scale"], card["variant"], card["name"], int(card["window"]), int(card["horizon"])
+            net,
+            scaler,
+            card["y_scale"],
+            card["variant"],
+            card["name"],
+            int(card["window"]),
+            int(card["horizon"]),
         )
         model.calibration = Calibration.from_npz(_read_npz(folder / "calibration.npz"))
     except (KeyError, ValueError) as exc:
         if isinstance(exc, ModelError):
             raise
-        raise ModelError(f"{folder}: inconsistent model files ({exc}); retrain with `cryptousd train`") from None
+        raise ModelError(
+            f"{folder}: inconsistent model files ({exc}); retrain with `cryptousd train`"
+        ) from None
     model.card = card
     _check_shape(model, window, horizon)
     return model
 
 
 def _check_shape(model: Forecaster, window: int | None, horizon: int | None) -> None:
-    if (window is not None and window != model.window) or (horizon is not None and horizon != model.horizon):
+    if (window is not None and window != model.window) or (
+        horizon is not None and horizon != model.horizon
+    ):
         raise ModelError(
             f"{model.name} reads {model.window} minutes and forecasts {model.horizon}; "
             f"the request asks for window {window or model.window}, horizon {horizon or model.horizon}"
@@ -113,7 +137,11 @@ def load_baselines(path_or_name=None) -> dict[str, Forecaster]:
     data = _read_npz(path)
     out: dict[str, Forecaster] = {}
     for key, cls in BASELINES.items():
-        model = RidgeAR(data["ar/coef"], data["ar/intercept"], float(data["ar/alpha"])) if key == "ar" else cls()
+        model = (
+            RidgeAR(data["ar/coef"], data["ar/intercept"], float(data["ar/alpha"]))
+            if key == "ar"
+            else cls()
+        )
         model.calibration = Calibration.from_npz(data, prefix=f"{key}/")
         out[key] = model
     return out
@@ -128,18 +156,27 @@ def save_baselines(path: Path, baselines: dict[str, Forecaster]) -> None:
     np.savez(path, **arrays)
 
 
-def save_model(out: Path, *, keras_model, forecaster: LSTMForecaster, baselines: dict[str, Forecaster],
-               card: dict) -> Path:
+def save_model(
+    out: Path,
+    *,
+    keras_model,
+    forecaster: LSTMForecaster,
+    baselines: dict[str, Forecaster],
+    card: dict,
+) -> Path:
     """Write a complete model folder atomically (see :func:`write_model_folder`)."""
     weights = forecaster.net.weights
-    return write_model_folder(Path(out), {
-        "model.keras": lambda p: keras_model.save(p),
-        "weights.npz": lambda p: np.savez(p, **weights),
-        "scaler.json": lambda p: write_json(p, forecaster.scaler.to_dict()),
-        "calibration.npz": lambda p: forecaster.calibration.save(p),
-        "baselines.npz": lambda p: save_baselines(p, baselines),
-        "card.json": lambda p: write_json(p, card),
-    })
+    return write_model_folder(
+        Path(out),
+        {
+            "model.keras": lambda p: keras_model.save(p),
+            "weights.npz": lambda p: np.savez(p, **weights),
+            "scaler.json": lambda p: write_json(p, forecaster.scaler.to_dict()),
+            "calibration.npz": lambda p: forecaster.calibration.save(p),
+            "baselines.npz": lambda p: save_baselines(p, baselines),
+            "card.json": lambda p: write_json(p, card),
+        },
+    )
 
 
 def write_model_folder(out: Path, files: dict[str, Callable[[Path], object]]) -> Path:
@@ -191,5 +228,13 @@ def _exchange(a: Path, b: Path) -> bool:
     return rc == 0
 
 
-__all__ = ["available_models", "load_baselines", "load_forecaster", "read_card", "resolve_model_dir", "save_baselines",
-           "save_model", "write_model_folder"]
+__all__ = [
+    "available_models",
+    "load_baselines",
+    "load_forecaster",
+    "read_card",
+    "resolve_model_dir",
+    "save_baselines",
+    "save_model",
+    "write_model_folder",
+]

@@ -16,7 +16,11 @@ def _prescale(kernel: np.ndarray, recurrent: np.ndarray, bias: np.ndarray):
     u = recurrent.shape[0]
     s = np.ones(4 * u, dtype="float32")
     s[:u] = s[u : 2 * u] = s[3 * u :] = 0.5
-    return (kernel * s).astype("float32"), (recurrent * s).astype("float32"), (bias * s).astype("float32")
+    return (
+        (kernel * s).astype("float32"),
+        (recurrent * s).astype("float32"),
+        (bias * s).astype("float32"),
+    )
 
 
 def _lstm(x: np.ndarray, kernel, recurrent, bias, return_sequences: bool) -> np.ndarray:
@@ -47,10 +51,20 @@ class NumpyLSTM:
 
     def __init__(self, weights: dict[str, np.ndarray]):
         self.weights = dict(weights)  # as given, for saving
-        self.l1 = _prescale(weights["lstm_1/kernel"], weights["lstm_1/recurrent_kernel"], weights["lstm_1/bias"])
-        self.l2 = _prescale(weights["lstm_2/kernel"], weights["lstm_2/recurrent_kernel"], weights["lstm_2/bias"])
-        self.d1 = (weights["dense_1/kernel"].astype("float32"), weights["dense_1/bias"].astype("float32"))
-        self.d2 = (weights["dense_2/kernel"].astype("float32"), weights["dense_2/bias"].astype("float32"))
+        self.l1 = _prescale(
+            weights["lstm_1/kernel"], weights["lstm_1/recurrent_kernel"], weights["lstm_1/bias"]
+        )
+        self.l2 = _prescale(
+            weights["lstm_2/kernel"], weights["lstm_2/recurrent_kernel"], weights["lstm_2/bias"]
+        )
+        self.d1 = (
+            weights["dense_1/kernel"].astype("float32"),
+            weights["dense_1/bias"].astype("float32"),
+        )
+        self.d2 = (
+            weights["dense_2/kernel"].astype("float32"),
+            weights["dense_2/bias"].astype("float32"),
+        )
         self.n_features = self.l1[0].shape[0]
         self.n_out = self.d2[0].shape[1]
 
@@ -58,7 +72,9 @@ class NumpyLSTM:
         """(B, T, F) float32 -> (B, n_out) float32, processed in chunks of ``batch_size``."""
         x = np.asarray(x, dtype="float32")
         if len(x) > batch_size:
-            return np.concatenate([self(x[i : i + batch_size], batch_size) for i in range(0, len(x), batch_size)])
+            return np.concatenate(
+                [self(x[i : i + batch_size], batch_size) for i in range(0, len(x), batch_size)]
+            )
         h = _lstm(x, *self.l1, return_sequences=True)
         h = _lstm(h, *self.l2, return_sequences=False)
         d = np.maximum(h @ self.d1[0] + self.d1[1], 0.0)

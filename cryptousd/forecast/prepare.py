@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..config import HORIZON, WINDOW
 from ..errors import ModelError
-from ..features import SeriesArrays, Scaler, Split, future_returns, series_arrays, time_split
+from ..features import Scaler, SeriesArrays, Split, future_returns, series_arrays, time_split
 from .base import Forecaster
 from .baselines import BASELINES
 
@@ -48,18 +48,28 @@ class TrainConfig:
     window: int = WINDOW
     horizon: int = HORIZON
 
-    def validated(self) -> "TrainConfig":
+    def validated(self) -> TrainConfig:
         """Raise a one-line :class:`ModelError` for settings that cannot train."""
         if self.variant not in VARIANTS:
             raise ModelError(f"variant {self.variant!r}: choose one of {', '.join(VARIANTS)}")
-        for key in ("epochs", "stride", "batch_size", "calib_stride", "eval_stride", "window", "horizon"):
+        for key in (
+            "epochs",
+            "stride",
+            "batch_size",
+            "calib_stride",
+            "eval_stride",
+            "window",
+            "horizon",
+        ):
             value = getattr(self, key)
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise ModelError(f"{key.replace('_', '-')} {value}: must be a whole number >= 1")
         if self.patience < 0:
             raise ModelError(f"patience {self.patience}: must be >= 0 epochs")
         if not 0 < self.learning_rate < 1:
-            raise ModelError(f"learning rate {self.learning_rate}: must be between 0 and 1, e.g. 0.001")
+            raise ModelError(
+                f"learning rate {self.learning_rate}: must be between 0 and 1, e.g. 0.001"
+            )
         if not 0 <= self.dropout < 1:
             raise ModelError(f"dropout {self.dropout}: must be in [0, 1)")
         return self
@@ -114,7 +124,9 @@ def fit_baselines(prep: Prepared, config: TrainConfig) -> dict[str, Forecaster]:
     return out
 
 
-def calibrate(forecasters: dict[str, Forecaster], prep: Prepared, config: TrainConfig) -> np.ndarray:
+def calibrate(
+    forecasters: dict[str, Forecaster], prep: Prepared, config: TrainConfig
+) -> np.ndarray:
     """Fit every forecaster's interval and P(up) on validation origins; returns those origins."""
     origins = prep.split.origins("val", config.calib_stride, config.window, config.horizon)
     a = prep.arrays

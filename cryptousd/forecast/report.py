@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import math
+
 
 def verdict_vs_persistence(metrics: dict, alpha: float = 0.05) -> str:
     """'beats persistence' / 'worse than persistence' only when the Diebold-Mariano test says so."""
     ratio, p = metrics.get("mae_ratio_vs_persistence"), metrics.get("dm_pvalue")
-    if p is None or p != p:  # no test: identical errors, or too few origins
+    if p is None or math.isnan(p):  # no test: identical errors, or too few origins
         return "not tested against persistence (no DM p-value)"
     if p >= alpha:
         return f"no significant difference from persistence, DM p={p:.2f}"
-    return f"beats persistence, DM p={p:.3f}" if ratio < 1 else f"worse than persistence, DM p={p:.3f}"
+    return (
+        f"beats persistence, DM p={p:.3f}" if ratio < 1 else f"worse than persistence, DM p={p:.3f}"
+    )
 
 
 def card_headline(card: dict) -> str:
@@ -30,14 +34,27 @@ def card_summary(card: dict) -> str:
     lines = [card_headline(card)]
     tm = (card.get("test_metrics") or {}).get("by_forecaster", {})
     if tm:
-        lines.append(f"test {card['test_range']['start'][:16]} .. {card['test_range']['end'][:16]}, "
-                     f"{card['test_metrics']['n_origins']:,d} origins")
-        lines.append(f"{'forecaster':<24s}" + "".join(f"  MAE bps @{h:<3s} ratio  " for h in ("1", "5", "10")) + " coverage@10")
+        lines.append(
+            f"test {card['test_range']['start'][:16]} .. {card['test_range']['end'][:16]}, "
+            f"{card['test_metrics']['n_origins']:,d} origins"
+        )
+        lines.append(
+            f"{'forecaster':<24s}"
+            + "".join(f"  MAE bps @{h:<3s} ratio  " for h in ("1", "5", "10"))
+            + " coverage@10"
+        )
         for name, hs in tm.items():
-            cells = "".join(f"  {hs[h]['mae_bps']:8.3f}  {hs[h]['mae_ratio_vs_persistence']:.4f}" for h in ("1", "5", "10"))
+            cells = "".join(
+                f"  {hs[h]['mae_bps']:8.3f}  {hs[h]['mae_ratio_vs_persistence']:.4f}"
+                for h in ("1", "5", "10")
+            )
             cov = hs["10"].get("coverage")
-            lines.append(f"{name:<24s}{cells}   {cov:.3f}" if cov is not None else f"{name:<24s}{cells}")
+            lines.append(
+                f"{name:<24s}{cells}   {cov:.3f}" if cov is not None else f"{name:<24s}{cells}"
+            )
     t = card.get("training", {})
-    lines.append(f"trained {t.get('epochs_run')} epochs at stride {t.get('stride')}, {t.get('seconds_per_epoch')} s/epoch, "
-                 f"peak RSS {t.get('peak_rss_mb')} MB; NumPy vs Keras max rel diff {card.get('numpy_keras_max_rel_diff', float('nan')):.1e}")
+    lines.append(
+        f"trained {t.get('epochs_run')} epochs at stride {t.get('stride')}, {t.get('seconds_per_epoch')} s/epoch, "
+        f"peak RSS {t.get('peak_rss_mb')} MB; NumPy vs Keras max rel diff {card.get('numpy_keras_max_rel_diff', float('nan')):.1e}"
+    )
     return "\n".join(lines)

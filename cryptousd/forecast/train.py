@@ -94,8 +94,10 @@ def progress_callback(steps: int, epochs: int):
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
-            self.bar.write(f"epoch {epoch + 1:2d}/{epochs}: loss {logs.get('loss', np.nan):.5f}  "
-                           f"val_loss {logs.get('val_loss', np.nan):.5f}  ({time.perf_counter() - self.epoch_t0:.0f} s)")
+            self.bar.write(
+                f"epoch {epoch + 1:2d}/{epochs}: loss {logs.get('loss', np.nan):.5f}  "
+                f"val_loss {logs.get('val_loss', np.nan):.5f}  ({time.perf_counter() - self.epoch_t0:.0f} s)"
+            )
 
         def on_train_end(self, logs=None):
             self.bar.close()
@@ -107,8 +109,13 @@ def library_versions() -> dict:
     import keras
     import tensorflow as tf
 
-    return {"python": platform.python_version(), "numpy": np.__version__, "pandas": pd.__version__,
-            "tensorflow": tf.__version__, "keras": keras.__version__}
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+    }
 
 
 @dataclass
@@ -127,9 +134,15 @@ def datasets(prep: Prepared, config: TrainConfig):
     def dataset(part: str, stride: int, shuffle: bool):
         o = sp.origins(part, 1, cfg.window, cfg.horizon)
         return keras.utils.timeseries_dataset_from_array(
-            prep.x, prep.targets, sequence_length=cfg.window, sequence_stride=stride,
-            shuffle=shuffle, seed=cfg.seed, batch_size=cfg.batch_size,
-            start_index=int(o[0] - cfg.window + 1), end_index=int(o[-1] + 1),
+            prep.x,
+            prep.targets,
+            sequence_length=cfg.window,
+            sequence_stride=stride,
+            shuffle=shuffle,
+            seed=cfg.seed,
+            batch_size=cfg.batch_size,
+            start_index=int(o[0] - cfg.window + 1),
+            end_index=int(o[-1] + 1),
         )
 
     return dataset("train", cfg.stride, True), dataset("val", max(cfg.stride, 5), False)
@@ -148,22 +161,36 @@ def fit(prep: Prepared, config: TrainConfig, *, verbose: bool = True) -> Fitted:
     steps = int(train_ds.cardinality())
     model = build_keras_model(len(FEATURES), cfg.window, cfg.horizon, cfg.variant, cfg.dropout)
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="mse")
-    callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience,
-                                               restore_best_weights=True)]
+    callbacks = [
+        keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=cfg.patience, restore_best_weights=True
+        )
+    ]
     if verbose:
         callbacks.append(progress_callback(steps, cfg.epochs))
     initial_val_loss = float(model.evaluate(val_ds, verbose=0))
     t0 = time.perf_counter()
     # the dataset is shuffled once when built; fit's own shuffle does not apply to datasets
-    hist = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=callbacks,
-                     verbose=0, shuffle=False)
+    hist = model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=cfg.epochs,
+        callbacks=callbacks,
+        verbose=0,
+        shuffle=False,
+    )
     seconds = time.perf_counter() - t0
     epochs_run = len(hist.history["loss"])
     record = {
-        "epochs_requested": cfg.epochs, "epochs_run": epochs_run, "stride": cfg.stride,
-        "batch_size": cfg.batch_size, "windows_per_epoch": steps * cfg.batch_size,
-        "seconds": round(seconds, 1), "seconds_per_epoch": round(seconds / max(epochs_run, 1), 1),
-        "peak_rss_mb": round(max(proc.memory_info().rss, rss0) / 2**20), "seed": cfg.seed,
+        "epochs_requested": cfg.epochs,
+        "epochs_run": epochs_run,
+        "stride": cfg.stride,
+        "batch_size": cfg.batch_size,
+        "windows_per_epoch": steps * cfg.batch_size,
+        "seconds": round(seconds, 1),
+        "seconds_per_epoch": round(seconds / max(epochs_run, 1), 1),
+        "peak_rss_mb": round(max(proc.memory_info().rss, rss0) / 2**20),
+        "seed": cfg.seed,
         "initial_val_loss": round(initial_val_loss, 5),
         "loss": [round(float(v), 5) for v in hist.history["loss"]],
         "val_loss": [round(float(v), 5) for v in hist.history["val_loss"]],
@@ -172,12 +199,21 @@ def fit(prep: Prepared, config: TrainConfig, *, verbose: bool = True) -> Fitted:
     return Fitted(model, record)
 
 
-def export(fitted: Fitted, prep: Prepared, config: TrainConfig, name: str) -> tuple[LSTMForecaster, float]:
+def export(
+    fitted: Fitted, prep: Prepared, config: TrainConfig, name: str
+) -> tuple[LSTMForecaster, float]:
     """The NumPy forecaster from the Keras weights, and its largest relative difference from
     Keras on up to 256 validation windows (the forward passes must agree to ~1e-6)."""
     weights = keras_weights(fitted.model)
-    fc = LSTMForecaster(NumpyLSTM(weights), prep.scaler, prep.y_scale, config.variant, name,
-                        config.window, config.horizon)
+    fc = LSTMForecaster(
+        NumpyLSTM(weights),
+        prep.scaler,
+        prep.y_scale,
+        config.variant,
+        name,
+        config.window,
+        config.horizon,
+    )
     val = prep.split.origins("val", 1, config.window, config.horizon)
     probe = val[:: max(1, len(val) // 256)][:256]
     xw = windows(prep.x, probe, config.window)

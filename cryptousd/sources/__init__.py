@@ -7,6 +7,13 @@ from .replay import ReplayFinished, ReplaySource, SimulatedSource, simulate_cand
 from .yahoo import YahooSource
 
 __all__ = [
-    "ArchiveSource", "ExchangeSource", "Poll", "ReplayFinished", "ReplaySource", "SimulatedSource",
-    "Source", "YahooSource", "simulate_candles",
+    "ArchiveSource",
+    "ExchangeSource",
+    "Poll",
+    "ReplayFinished",
+    "ReplaySource",
+    "SimulatedSource",
+    "Source",
+    "YahooSource",
+    "simulate_candles",
 ]

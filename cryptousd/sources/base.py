@@ -54,7 +54,9 @@ class Source(ABC):
         return f"{self.status} {self.symbol}"
 
 
-def poll_start(since: pd.Timestamp | None, now: pd.Timestamp, backfill: int = WINDOW + 1) -> pd.Timestamp:
+def poll_start(
+    since: pd.Timestamp | None, now: pd.Timestamp, backfill: int = WINDOW + 1
+) -> pd.Timestamp:
     """Where a poll starts: right after ``since``, or ``backfill`` whole minutes before ``now``."""
     return since + ONE_MINUTE if since is not None else now.floor(INTERVAL) - backfill * ONE_MINUTE
 

@@ -79,6 +79,7 @@ _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 # ---- names and URLs ------------------------------------------------------------------------------
 
+
 def _one_line(text: object, limit: int = 160) -> str:
     """Text squeezed onto one line (requests' messages can be long and span lines)."""
     flat = " ".join(str(text).split())
@@ -203,9 +204,7 @@ def archive_urls(
                 f"use a month up to {today:%Y-%m}"
             )
     if first > last:
-        raise DataError(
-            f"start {start!r} is after end {end!r}; give start <= end as YYYY-MM"
-        )
+        raise DataError(f"start {start!r} is after end {end!r}; give start <= end as YYYY-MM")
     root = f"{base_url.rstrip('/')}/data/{MARKETS[market]}"
     out: list[tuple[str, str]] = []
     for year, month in _months(first, last):
@@ -227,6 +226,7 @@ def default_dest(symbol: str, interval: str = "1m", market: str = "spot") -> Pat
 
 
 # ---- the report ----------------------------------------------------------------------------------
+
 
 @dataclass
 class DownloadReport:
@@ -270,6 +270,7 @@ class DownloadReport:
 
 # ---- downloading ---------------------------------------------------------------------------------
 
+
 class _NotPublished(Exception):
     """HTTP 404: the archive has no such file (yet)."""
 
@@ -296,14 +297,17 @@ def _is_timeout(exc: BaseException) -> bool:
         visited.add(id(seen))
         if "timed out" in str(seen).lower() or "timeout" in type(seen).__name__.lower():
             return True
-        seen = seen.__cause__ or seen.__context__ or (
-            seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None
+        seen = (
+            seen.__cause__
+            or seen.__context__
+            or (seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None)
         )
     return False
 
 
-def _network_error(exc: requests.exceptions.RequestException, name: str, url: str,
-                   timeout_s: float) -> SourceError:
+def _network_error(
+    exc: requests.exceptions.RequestException, name: str, url: str, timeout_s: float
+) -> SourceError:
     if _is_timeout(exc):
         return SourceTimeout(
             f"{name}: timed out after {timeout_s:g} s waiting for {url}; "
@@ -363,8 +367,9 @@ def _fetch_checksum(session: requests.Session, url: str, name: str, timeout_s: f
     return parts[0].lower()
 
 
-def _stream_zip(session: requests.Session, url: str, name: str, part: Path, timeout_s: float,
-                progress: bool) -> None:
+def _stream_zip(
+    session: requests.Session, url: str, name: str, part: Path, timeout_s: float, progress: bool
+) -> None:
     """Stream the zip at ``url`` into ``part`` (flushed to disk), refusing an HTML page."""
     from tqdm.auto import tqdm
 
@@ -372,10 +377,18 @@ def _stream_zip(session: requests.Session, url: str, name: str, part: Path, time
         with session.get(url, timeout=timeout_s, stream=True) as resp:
             _check_reply(resp, name)
             size = int(resp.headers.get("Content-Length") or 0) or None
-            with open(part, "wb") as fh, tqdm(
-                total=size, desc=name, unit="B", unit_scale=True, unit_divisor=1024,
-                disable=not progress, leave=False,
-            ) as bar:
+            with (
+                open(part, "wb") as fh,
+                tqdm(
+                    total=size,
+                    desc=name,
+                    unit="B",
+                    unit_scale=True,
+                    unit_divisor=1024,
+                    disable=not progress,
+                    leave=False,
+                ) as bar,
+            ):
                 first = True
                 for chunk in resp.iter_content(chunk_size=CHUNK_BYTES):
                     if first and chunk:
@@ -390,8 +403,9 @@ def _stream_zip(session: requests.Session, url: str, name: str, part: Path, time
         raise _network_error(exc, name, url, timeout_s) from None
 
 
-def _download_one(session: requests.Session, url: str, name: str, dest: Path, timeout_s: float,
-                  progress: bool) -> bool:
+def _download_one(
+    session: requests.Session, url: str, name: str, dest: Path, timeout_s: float, progress: bool
+) -> bool:
     """Fetch one zip into ``dest``; True when downloaded, False when the file there matched.
 
     Raises
@@ -432,8 +446,10 @@ def _already_there(dest: Path, name: str) -> bool:
     if not (target.is_file() and saved.is_file()):
         return False
     parts = saved.read_text(errors="replace").split()
-    return bool(parts) and _SHA256.match(parts[0]) is not None and (
-        sha256_of(target) == parts[0].lower()
+    return (
+        bool(parts)
+        and _SHA256.match(parts[0]) is not None
+        and (sha256_of(target) == parts[0].lower())
     )
 
 
@@ -511,6 +527,7 @@ def download_archive(
 
 
 # ---- importing into the store --------------------------------------------------------------------
+
 
 def import_archives(
     files: Iterable[str | os.PathLike] | DownloadReport,

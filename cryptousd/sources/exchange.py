@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,9 @@ from .base import ONE_MINUTE, Poll, Source, closed_only, poll_start
 _STATUS = re.compile(r"\b([1-5]\d\d)\b")
 
 
-def translate_ccxt_error(exc: Exception, where: str, headers: dict | None = None, status: int | None = None) -> SourceError:
+def translate_ccxt_error(
+    exc: Exception, where: str, headers: dict | None = None, status: int | None = None
+) -> SourceError:
     """A ccxt exception as one of our typed, one-line errors (``status``: the HTTP status, if known)."""
     import ccxt
 
@@ -47,7 +49,9 @@ def translate_ccxt_error(exc: Exception, where: str, headers: dict | None = None
         except ValueError:
             retry_after = None
     if isinstance(exc, (ccxt.RateLimitExceeded, ccxt.DDoSProtection)) or status in (418, 429):
-        return RateLimitError(f"{where}: rate limited (HTTP {status or 429})", retry_after=retry_after)
+        return RateLimitError(
+            f"{where}: rate limited (HTTP {status or 429})", retry_after=retry_after
+        )
     if isinstance(exc, ccxt.RequestTimeout):
         return SourceTimeout(f"{where}: no answer in time; check the network or raise the timeout")
     if status in (451, 403):
@@ -55,7 +59,10 @@ def translate_ccxt_error(exc: Exception, where: str, headers: dict | None = None
             f"{where}: refused from this region (HTTP {status}); use --exchange coinbase or kraken, which serve the US"
         )
     if isinstance(exc, ccxt.BadSymbol):
-        return BadReply(f"{where}: unknown market ({text[:120]}); list markets with ccxt or pick BTC/USD", retry_after=None)
+        return BadReply(
+            f"{where}: unknown market ({text[:120]}); list markets with ccxt or pick BTC/USD",
+            retry_after=None,
+        )
     if isinstance(exc, (ccxt.ExchangeNotAvailable, ccxt.OnMaintenance, ccxt.NetworkError)):
         code = f"HTTP {status}" if status else "network error"
         return SourceUnavailable(f"{where}: exchange unavailable ({code})", retry_after=retry_after)
@@ -68,7 +75,9 @@ def rows_to_frame(rows, where: str) -> pd.DataFrame:
     """ccxt OHLCV rows ``[ms, o, h, l, c, v]`` to a candle frame, or :class:`BadReply`."""
     if not isinstance(rows, list):
         kind = "HTML" if isinstance(rows, str) and "<" in rows[:200] else type(rows).__name__
-        raise BadReply(f"{where}: the reply is {kind}, not candles; the API may have changed or be down")
+        raise BadReply(
+            f"{where}: the reply is {kind}, not candles; the API may have changed or be down"
+        )
     if not rows:
         return make_candle_frame([], [], [], [], [], [])
     try:
@@ -76,7 +85,9 @@ def rows_to_frame(rows, where: str) -> pd.DataFrame:
     except (TypeError, ValueError):
         raise BadReply(f"{where}: candles with non-numeric fields; reply ignored") from None
     if arr.ndim != 2 or arr.shape[1] < 6:
-        raise BadReply(f"{where}: candles with {arr.shape[-1] if arr.ndim == 2 else '?'} fields, expected 6; reply ignored")
+        raise BadReply(
+            f"{where}: candles with {arr.shape[-1] if arr.ndim == 2 else '?'} fields, expected 6; reply ignored"
+        )
     if not np.isfinite(arr[:, :6]).all():
         raise BadReply(f"{where}: candles with missing values; reply ignored")
     arr = arr[np.argsort(arr[:, 0], kind="stable")]
@@ -111,7 +122,9 @@ class ExchangeSource(Source):
 
             if not hasattr(ccxt, exchange):
                 raise DataError(f"unknown exchange {exchange!r}; try coinbase, kraken or bitstamp")
-            client = getattr(ccxt, exchange)({"enableRateLimit": True, "timeout": int(timeout_s * 1000)})
+            client = getattr(ccxt, exchange)(
+                {"enableRateLimit": True, "timeout": int(timeout_s * 1000)}
+            )
         self.client = client
         self.exchange = client.id
         self._last_status: int | None = None
@@ -121,7 +134,9 @@ class ExchangeSource(Source):
             self._last_status = int(code) if code is not None else None
             return on_rest_response(code, reason, url, method, headers, body, *rest)
 
-        client.on_rest_response = record_status  # ccxt's hook: lets errors say which HTTP status came back
+        client.on_rest_response = (
+            record_status  # ccxt's hook: lets errors say which HTTP status came back
+        )
         self.symbol = symbol
         self.max_retries = max_retries
         self.backoff_s = backoff_s
@@ -148,13 +163,21 @@ class ExchangeSource(Source):
                 if isinstance(exc, SourceError):
                     err = exc
                 else:
-                    err = translate_ccxt_error(exc, where, getattr(self.client, "last_response_headers", None), self._last_status)
+                    err = translate_ccxt_error(
+                        exc,
+                        where,
+                        getattr(self.client, "last_response_headers", None),
+                        self._last_status,
+                    )
                 if not err.retryable or isinstance(err, BadReply):
                     raise err from None
                 if attempt == self.max_retries:
                     if attempt:  # say that retrying was tried, and what to do now
-                        err = type(err)(f"{err}; gave up after {attempt + 1} tries: check the network "
-                                        "or try again later", retry_after=err.retry_after)
+                        err = type(err)(
+                            f"{err}; gave up after {attempt + 1} tries: check the network "
+                            "or try again later",
+                            retry_after=err.retry_after,
+                        )
                     raise err from None
                 rate_s = getattr(self.client, "rateLimit", 0) / 1000
                 self._sleep(max(err.retry_after or 0, rate_s, self.backoff_s * 2**attempt))
@@ -167,14 +190,26 @@ class ExchangeSource(Source):
         params = {}
         if self.exchange == "coinbase":  # ccxt needs an explicit end for Coinbase's window
             params["until"] = since_ms + limit * 60_000
-        rows = self._call(f"fetch_ohlcv {self.symbol}", self.client.fetch_ohlcv, self.symbol, "1m", since_ms, limit, params)
+        rows = self._call(
+            f"fetch_ohlcv {self.symbol}",
+            self.client.fetch_ohlcv,
+            self.symbol,
+            "1m",
+            since_ms,
+            limit,
+            params,
+        )
         if rows == [] and isinstance(getattr(self.client, "last_http_response", None), str):
             body = self.client.last_http_response.lstrip()[:1]
             if body and body not in "{[":
-                raise BadReply(f"{self.exchange} fetch_ohlcv {self.symbol}: the reply is HTML, not candles; the API may be down")
+                raise BadReply(
+                    f"{self.exchange} fetch_ohlcv {self.symbol}: the reply is HTML, not candles; the API may be down"
+                )
         return rows_to_frame(rows, f"{self.exchange} {self.symbol}")
 
-    def history(self, start, end=None, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    def history(
+        self, start, end=None, progress: Callable[[int], None] | None = None
+    ) -> pd.DataFrame:
         """Closed candles in ``[start, end)``, paginated; ``progress(n)`` is told of each page."""
         from ..times import to_utc
 

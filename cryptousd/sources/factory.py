@@ -20,13 +20,17 @@ from .yahoo import YahooSource
 
 SOURCES = ("auto", "exchange", "yahoo", "replay", "simulated")
 
-REPLAY_STORE_DAYS = 30  # a replay from the store plays its last month (7 hours at x60), not all of it
+REPLAY_STORE_DAYS = (
+    30  # a replay from the store plays its last month (7 hours at x60), not all of it
+)
 
 
 def _recent_from_store(store: CandleStore) -> pd.DataFrame:
     source, key = store.series()[0]
     last = store.last_time(source=source, symbol=key)
-    return load_candles(store, symbol=key, store_source=source, start=last - pd.Timedelta(days=REPLAY_STORE_DAYS))
+    return load_candles(
+        store, symbol=key, store_source=source, start=last - pd.Timedelta(days=REPLAY_STORE_DAYS)
+    )
 
 
 def replay_candles(replay: tuple[str, ...] = ()) -> tuple[pd.DataFrame, str]:
@@ -35,16 +39,27 @@ def replay_candles(replay: tuple[str, ...] = ()) -> tuple[pd.DataFrame, str]:
     last file; the bundled sample all of its seven days)."""
     where = locate_candles(list(replay) or None)
     if isinstance(where.source, CandleStore):
-        return _recent_from_store(where.source), f"{where.source.root} (last {REPLAY_STORE_DAYS} days)"
+        return _recent_from_store(
+            where.source
+        ), f"{where.source.root} (last {REPLAY_STORE_DAYS} days)"
     files = where.files()
-    name = "the bundled sample " + files[-1].name if where.is_sample else ", ".join(f.name for f in files[-1:])
+    name = (
+        "the bundled sample " + files[-1].name
+        if where.is_sample
+        else ", ".join(f.name for f in files[-1:])
+    )
     if where.kind == "given":
         return load_candles(files), ", ".join(f.name for f in files)
     return load_candles(files[-1]), name
 
 
-def make_source(kind: str = "auto", symbol: str = DEFAULT_SYMBOL, *, replay: tuple[str, ...] = (),
-                speed: float = 60.0) -> tuple[Source, str]:
+def make_source(
+    kind: str = "auto",
+    symbol: str = DEFAULT_SYMBOL,
+    *,
+    replay: tuple[str, ...] = (),
+    speed: float = 60.0,
+) -> tuple[Source, str]:
     """The source named ``kind`` (one of :data:`SOURCES`) for ``symbol``.
 
     Returns (source, note) where note says why ``auto`` took a fallback ("" otherwise).
@@ -52,7 +67,9 @@ def make_source(kind: str = "auto", symbol: str = DEFAULT_SYMBOL, *, replay: tup
     if kind not in SOURCES:
         raise DataError(f"source {kind!r}: choose one of {', '.join(SOURCES)}")
     if kind in ("replay", "simulated") and symbol != DEFAULT_SYMBOL:
-        raise DataError(f"{symbol}: the {kind} source has BTC only; pick exchange or yahoo for {symbol}")
+        raise DataError(
+            f"{symbol}: the {kind} source has BTC only; pick exchange or yahoo for {symbol}"
+        )
     if kind == "exchange":
         return ExchangeSource(DEFAULT_EXCHANGE, symbol, timeout_s=5, max_retries=0), ""
     if kind == "yahoo":
@@ -74,9 +91,9 @@ def make_source(kind: str = "auto", symbol: str = DEFAULT_SYMBOL, *, replay: tup
             raise DataError(f"{symbol}: {notes[-1]}, and local data has BTC only") from None
     try:
         candles, name = replay_candles(replay)
-        return ReplaySource(candles, speed=speed, name=name), "; ".join(notes) + " -> replaying local data"
+        return ReplaySource(candles, speed=speed, name=name), "; ".join(
+            notes
+        ) + " -> replaying local data"
     except CryptoUSDError as exc:
         notes.append(str(exc)[:80])
     return SimulatedSource(speed=speed), "; ".join(notes) + " -> simulated market"
-
-

@@ -9,15 +9,15 @@ the open to the recorded close as the minute passes, with high and low clipped t
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
 from ..candles import validate_candles
-from ..times import index_ns
 from ..config import OHLCV, WINDOW
 from ..errors import DataError, SourceError
+from ..times import index_ns
 from .base import ONE_MINUTE, Poll, Source, poll_start
 
 
@@ -44,7 +44,9 @@ class ReplaySource(Source):
         if len(candles) <= WINDOW:
             raise DataError(f"{name}: {len(candles)} candles; a replay needs more than {WINDOW}")
         if speed is not None and not (0 < speed <= 100_000):
-            raise DataError(f"replay speed {speed}: must be between 0 and 100000 minutes per second")
+            raise DataError(
+                f"replay speed {speed}: must be between 0 and 100000 minutes per second"
+            )
         self.candles = candles[OHLCV]
         self._ns = index_ns(candles.index)
         self.speed = speed
@@ -90,7 +92,9 @@ class ReplaySource(Source):
             self._steps += 1
         now = self.now()
         if now > self.candles.index[-1] + 2 * ONE_MINUTE:
-            raise ReplayFinished(f"{self.name}: replay reached the end of its data at {self.candles.index[-1]}; restart it")
+            raise ReplayFinished(
+                f"{self.name}: replay reached the end of its data at {self.candles.index[-1]}; restart it"
+            )
         start = poll_start(since, now, backfill=WINDOW)
         closed = self.history(start, now)
         return Poll(closed, self._forming(now), now)
@@ -105,14 +109,24 @@ class ReplaySource(Source):
         close = o + (c - o) * frac
         top, bottom = max(o, close), min(o, close)
         return pd.Series(
-            {"open": o, "high": top + (h - max(o, c)) * frac, "low": bottom - (min(o, c) - lo) * frac,
-             "close": close, "volume": v * frac},
+            {
+                "open": o,
+                "high": top + (h - max(o, c)) * frac,
+                "low": bottom - (min(o, c) - lo) * frac,
+                "close": close,
+                "volume": v * frac,
+            },
             name=minute,
         )
 
 
 def simulate_candles(
-    n: int, *, start="2025-01-01", price: float = 60_000.0, vol_per_min: float = 0.0008, seed: int = 7
+    n: int,
+    *,
+    start="2025-01-01",
+    price: float = 60_000.0,
+    vol_per_min: float = 0.0008,
+    seed: int = 7,
 ) -> pd.DataFrame:
     """A geometric random walk with realistic one-minute candles (for demos and offline tests).
 
@@ -120,7 +134,9 @@ def simulate_candles(
     """
     rng = np.random.default_rng(seed)
     # volatility clusters: a slowly varying scale
-    scale = np.exp(np.convolve(rng.normal(0, 0.35, n + 59), np.ones(60) / np.sqrt(60), mode="valid")[:n] * 0.5)
+    scale = np.exp(
+        np.convolve(rng.normal(0, 0.35, n + 59), np.ones(60) / np.sqrt(60), mode="valid")[:n] * 0.5
+    )
     ticks = 12
     r = rng.normal(0, vol_per_min / np.sqrt(ticks), (n, ticks)) * scale[:, None]
     path = price * np.exp(np.cumsum(r.ravel())).reshape(n, ticks)
@@ -131,8 +147,12 @@ def simulate_candles(
     volume = rng.gamma(2.0, 4.0, n) * scale
     from ..times import to_utc
 
-    index = pd.date_range(to_utc(start).floor("1min"), periods=n, freq="1min", name="open_time").as_unit("ns")
-    return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": volume}, index=index)
+    index = pd.date_range(
+        to_utc(start).floor("1min"), periods=n, freq="1min", name="open_time"
+    ).as_unit("ns")
+    return pd.DataFrame(
+        {"open": open_, "high": high, "low": low, "close": close, "volume": volume}, index=index
+    )
 
 
 class SimulatedSource(ReplaySource):
@@ -140,10 +160,21 @@ class SimulatedSource(ReplaySource):
 
     kind = "simulated"
 
-    def __init__(self, *, speed: float | None = 1.0, seed: int = 7, minutes: int = 200_000, clock=time.monotonic):
+    def __init__(
+        self,
+        *,
+        speed: float | None = 1.0,
+        seed: int = 7,
+        minutes: int = 200_000,
+        clock=time.monotonic,
+    ):
         start = pd.Timestamp.now(tz="UTC").floor("1min") - (WINDOW + 1) * ONE_MINUTE
         super().__init__(
-            simulate_candles(minutes, start=start, seed=seed), speed=speed, symbol="SIM/USD", clock=clock, name="simulated market"
+            simulate_candles(minutes, start=start, seed=seed),
+            speed=speed,
+            symbol="SIM/USD",
+            clock=clock,
+            name="simulated market",
         )
 
     @property

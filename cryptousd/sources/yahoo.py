@@ -6,7 +6,7 @@ beyond that raises :class:`DataError` saying so, instead of quietly returning le
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -22,7 +22,9 @@ MAX_DAYS_BACK = 30
 def _yfinance_download(ticker: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     import yfinance as yf
 
-    return yf.Ticker(ticker).history(start=start, end=end, interval="1m", auto_adjust=False, prepost=True, raise_errors=True)
+    return yf.Ticker(ticker).history(
+        start=start, end=end, interval="1m", auto_adjust=False, prepost=True, raise_errors=True
+    )
 
 
 class YahooSource(Source):
@@ -56,7 +58,7 @@ class YahooSource(Source):
             raw = self._download(self.ticker, start, end)
         except SourceError:
             raise
-        except Exception as exc:  # yfinance raises many kinds; none may escape untyped
+        except Exception as exc:  # noqa: BLE001 - yfinance raises many kinds; none may escape untyped
             name = type(exc).__name__
             text = str(exc).replace("\n", " ")[:160]
             if "RateLimit" in name or "Too Many Requests" in text or "429" in text:
@@ -71,7 +73,9 @@ class YahooSource(Source):
             raise BadReply(f"{where}: reply lacks OHLCV columns (has {list(raw.columns)})")
         idx = pd.DatetimeIndex(raw.index)
         idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
-        frame = make_candle_frame(idx, *(raw[cols[k]].to_numpy() for k in ("open", "high", "low", "close", "volume")))
+        frame = make_candle_frame(
+            idx, *(raw[cols[k]].to_numpy() for k in ("open", "high", "low", "close", "volume"))
+        )
         frame = frame[~frame.index.duplicated(keep="last")].sort_index()
         try:
             return validate_candles(frame, name=where, allow_gaps=True)
