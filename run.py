@@ -33,7 +33,8 @@ def say(msg: str) -> None:
 def ensure_env() -> None:
     if sys.version_info < (3, 11):  # noqa: UP036 - says so on an older Python
         sys.exit(
-            f"run.py: Python 3.11 or newer is needed, this is {sys.version.split()[0]}; run it with python3.11"
+            f"run.py: Python 3.11 or newer is needed, this is {sys.version.split()[0]}; "
+            "run it with python3.11"
         )
     digest = hashlib.sha256(
         (ROOT / "pyproject.toml").read_bytes() + sys.version.encode()
@@ -44,7 +45,8 @@ def ensure_env() -> None:
         say(f"creating {VENV.name}/ with {sys.executable}")
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     say(
-        "installing the project and its dependencies (first run: a few minutes, TensorFlow is large)"
+        "installing the project and its dependencies "
+        "(first run: a few minutes, TensorFlow is large)"
     )
     subprocess.run([str(PY), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
     subprocess.run(

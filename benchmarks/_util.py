@@ -1,4 +1,6 @@
-"""Small helpers shared by the benchmarks: timing, peak memory in a fresh process, a printed table."""
+"""Small helpers shared by the benchmarks: timing, peak memory in a fresh process, a printed
+table.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ def in_fresh_process(code: str) -> dict:
     wrapper = (
         "import json, resource, time\n"
         + code
-        + "\nresult['peak_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\nprint(json.dumps(result))"
+        + "\nresult['peak_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024"
+        "\nprint(json.dumps(result))"
     )
     out = subprocess.run(
         [sys.executable, "-c", wrapper], cwd=ROOT, capture_output=True, text=True, check=True

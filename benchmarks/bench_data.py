@@ -36,13 +36,16 @@ result = {{}}
     from_store = in_fresh_process(f"""
 import cryptousd as cu
 st = cu.CandleStore({store!r})
-t0 = time.perf_counter(); df = st.read(symbol='BTC/USDT', start='2024-01-01', end='2025-01-01'); s = time.perf_counter() - t0
+t0 = time.perf_counter(); df = st.read(symbol='BTC/USDT', start='2024-01-01', end='2025-01-01'); \
+s = time.perf_counter() - t0
 result = {{'what': 'read 12 months from the store (Parquet)', 'rows': len(df), 'seconds': s}}
 """)
     from_store_filled = in_fresh_process(f"""
 import cryptousd as cu
 st = cu.CandleStore({store!r})
-t0 = time.perf_counter(); df = cu.load_candles(st, symbol='BTC/USDT', start='2024-01-01', end='2025-01-01'); s = time.perf_counter() - t0
+t0 = time.perf_counter(); \
+df = cu.load_candles(st, symbol='BTC/USDT', start='2024-01-01', end='2025-01-01'); \
+s = time.perf_counter() - t0
 result = {{'what': 'load_candles(store, 12 months) incl. gap check', 'rows': len(df), 'seconds': s}}
 """)
     table(
@@ -58,7 +61,8 @@ result = {{'what': 'load_candles(store, 12 months) incl. gap check', 'rows': len
 import numpy as np, pandas as pd, cryptousd as cu
 rng = np.random.default_rng(0)
 t = np.sort(pd.Timestamp('2025-01-01', tz='UTC').value + rng.integers(0, 30 * 86_400 * 10**9, {n}))
-trades = pd.DataFrame({{'time': pd.to_datetime(t, utc=True), 'price': 90_000 * np.exp(np.cumsum(rng.normal(0, 1e-5, {n}))), 'qty': rng.gamma(1, .01, {n})}})
+trades = pd.DataFrame({{'time': pd.to_datetime(t, utc=True), \
+'price': 90_000 * np.exp(np.cumsum(rng.normal(0, 1e-5, {n}))), 'qty': rng.gamma(1, .01, {n})}})
 t0 = time.perf_counter(); ours = cu.build_candles(trades); s_ours = time.perf_counter() - t0
 t0 = time.perf_counter()
 g = trades.set_index('time')
@@ -73,7 +77,8 @@ assert np.allclose(ours['close'].to_numpy(), ref['close'].ffill().to_numpy())
 result = {{'ours': s_ours, 'resample': s_resample, 'groupby': s_groupby, 'candles': len(ours)}}
 """)
     table(
-        f"Building candles from {n:,d} time-ordered trades ({build['candles']:,d} one-minute candles; same process)",
+        f"Building candles from {n:,d} time-ordered trades "
+        f"({build['candles']:,d} one-minute candles; same process)",
         [
             {
                 "method": "cryptousd.build_candles (numpy reduceat)",

@@ -1,5 +1,6 @@
-"""Forecast latency and throughput: the NumPy forecaster beside Keras ``model.predict`` and a compiled
-``tf.function`` on the same model and windows, in the same run; training figures from the model card.
+"""Forecast latency and throughput: the NumPy forecaster beside Keras ``model.predict`` and a
+compiled ``tf.function`` on the same model and windows, in the same run; training figures from
+the model card.
 
     .venv/bin/python benchmarks/bench_forecast.py [MODEL ...]     (or: cryptousd bench forecast)
 """

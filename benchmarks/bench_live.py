@@ -1,7 +1,7 @@
-"""The dashboard kernel: closed candle -> forecast -> chart update, in the kernel, one candle per tick;
-kernel memory (a fresh process that never imports TensorFlow); beside the same tick with Keras
-``model.predict`` as the forecaster, in the same run. With Chromium installed, also the time from
-opening the page to the first chart drawn.
+"""The dashboard kernel: closed candle -> forecast -> chart update, in the kernel, one candle per
+tick; kernel memory (a fresh process that never imports TensorFlow); beside the same tick with
+Keras ``model.predict`` as the forecaster, in the same run. With Chromium installed, also the
+time from opening the page to the first chart drawn.
 
     .venv/bin/python benchmarks/bench_live.py            (or: cryptousd bench live)
 """
@@ -30,7 +30,8 @@ d = Dashboard(Settings(source='replay', replay=({archive!r},), refresh_s=1.0))
 d.session = LiveSession(ReplaySource(cu.load_candles({archive!r}), speed=None), {forecaster})
 d.step()
 ms = [d.step() for _ in range({n})]
-result = {{'p50': float(np.percentile(ms, 50)), 'p99': float(np.percentile(ms, 99)), 'tf': 'tensorflow' in sys.modules,
+result = {{'p50': float(np.percentile(ms, 50)), 'p99': float(np.percentile(ms, 99)), \
+'tf': 'tensorflow' in sys.modules,
           'forecast_p50': float(np.percentile(list(d.session.forecast_ms), 50))}}
 """
 
@@ -66,7 +67,8 @@ def main() -> None:
         },
     ]
     table(
-        "Closed candle -> forecast -> chart update (widgets without a browser), one candle per tick",
+        "Closed candle -> forecast -> chart update (widgets without a browser), "
+        "one candle per tick",
         rows,
     )
 
@@ -101,7 +103,8 @@ def main() -> None:
                     }
                 )
         table(
-            "Voila page opened -> first chart with 70 candles drawn (Chromium); the kernel's memory",
+            "Voila page opened -> first chart with 70 candles drawn (Chromium); "
+            "the kernel's memory",
             runs,
         )
     else:

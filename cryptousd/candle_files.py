@@ -145,7 +145,8 @@ def _parse_binance(data: bytes, name: str) -> pd.DataFrame:
         raw = pd.read_csv(io.BytesIO(data), header=None, dtype=str, engine="c", na_filter=False)
     except pd.errors.ParserError as exc:
         raise DataError(
-            f"{name}: rows with different numbers of columns ({str(exc).strip()}); the file is damaged"
+            f"{name}: rows with different numbers of columns ({str(exc).strip()}); "
+            "the file is damaged"
         ) from None
     if raw.shape[1] != len(BINANCE_COLUMNS):
         raise DataError(
@@ -278,7 +279,8 @@ def _parse_generic(data: bytes, name: str, dayfirst: bool | None = None) -> pd.D
         raw = pd.read_csv(io.StringIO(text), skiprows=skip, dtype=str, na_filter=False)
     except pd.errors.ParserError as exc:
         raise DataError(
-            f"{name}: rows with different numbers of columns ({str(exc).strip()}); the file is damaged"
+            f"{name}: rows with different numbers of columns ({str(exc).strip()}); "
+            "the file is damaged"
         ) from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{name}: empty file; nothing to load") from None

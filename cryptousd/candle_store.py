@@ -123,11 +123,13 @@ class CandleStore:
             what = " ".join(x for x in [source, symbol] if x) or "anything"
             held = ", ".join(f"{s}/{k}" for s, k in have) or "nothing"
             raise DataError(
-                f"store {self.root}: holds no candles for {what} (it holds {held}); run `cryptousd fetch` first"
+                f"store {self.root}: holds no candles for {what} (it holds {held}); "
+                "run `cryptousd fetch` first"
             )
         if len(match) > 1:
             raise DataError(
-                f"store {self.root}: several series match ({', '.join(f'{s}/{k}' for s, k in match)}); "
+                f"store {self.root}: several series match "
+                f"({', '.join(f'{s}/{k}' for s, k in match)}); "
                 "name the source and symbol"
             )
         return match[0]

@@ -114,7 +114,8 @@ def validate_candles(
     missing = [c for c in OHLCV if c not in candles.columns]
     if missing:
         raise DataError(
-            f"{name}: missing column(s) {', '.join(missing)}; a candle frame needs {', '.join(OHLCV)}"
+            f"{name}: missing column(s) {', '.join(missing)}; "
+            f"a candle frame needs {', '.join(OHLCV)}"
         )
     idx = candles.index
     if not isinstance(idx, pd.DatetimeIndex) or idx.tz is None or str(idx.tz) != "UTC":
@@ -133,7 +134,8 @@ def validate_candles(
     if bad_rows.any():
         i = int(np.flatnonzero(bad_rows)[0])
         raise DataError(
-            f"{name}: impossible candle at {idx[i]} (open {o[i]}, high {h[i]}, low {lo[i]}, close {c[i]}, "
+            f"{name}: impossible candle at {idx[i]} "
+            f"(open {o[i]}, high {h[i]}, low {lo[i]}, close {c[i]}, "
             f"volume {v[i]}); high must be >= open, close >= low > 0 and volume >= 0"
         )
     interval = interval or frame_interval(candles)
@@ -152,7 +154,8 @@ def check_time_order(
     if (d == 0).any():
         i = int(np.flatnonzero(d == 0)[0])
         raise DataError(
-            f"{name}: duplicated timestamp {pd.Timestamp(ns[i], tz='UTC')}; each interval must appear once"
+            f"{name}: duplicated timestamp {pd.Timestamp(ns[i], tz='UTC')}; "
+            "each interval must appear once"
         )
     if (d < 0).any():
         i = int(np.flatnonzero(d < 0)[0])

@@ -367,7 +367,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--days",
         type=float,
         default=1.0,
-        help="how far back to fetch when --start is not given (a series already in the store continues from its end)",
+        help=(
+            "how far back to fetch when --start is not given "
+            "(a series already in the store continues from its end)"
+        ),
     )
     f.add_argument("--start", help="UTC start, e.g. 2025-01-01 (binance-vision: a month, 2024-01)")
     f.add_argument("--end", help="UTC end (default now; binance-vision: the last month, 2025-03)")

@@ -70,7 +70,9 @@ class Settings:
 
 
 class Dashboard:
-    """Wires settings, a source, a forecaster, a :class:`LiveSession` and the view, with a timer thread."""
+    """Wires settings, a source, a forecaster, a :class:`LiveSession` and the view, with a timer
+    thread.
+    """
 
     def __init__(self, settings: Settings | None = None):
         from .forecast import load_forecaster

@@ -52,7 +52,8 @@ class DashboardView:
             stroke_width=1.0,
             format="ohlc",
         )
-        # the forming candle: a wick and a thick body (an OHLC mark of one candle has no width to go by)
+        # the forming candle: a wick and a thick body (an OHLC mark of one candle has no width to
+        # go by)
         self.forming_wick = bq.Lines(
             x=[], y=[], scales=scales, colors=[FORMING_WICK], stroke_width=1.5
         )
@@ -104,7 +105,10 @@ class DashboardView:
         )
         self.header = w.HTML()
         self.panel = w.HTML(layout=w.Layout(flex="2 1 320px"))
-        swatch = "<span style='display:inline-block;width:12px;height:12px;background:{};opacity:{};margin:0 4px 0 14px'></span>{}"
+        swatch = (
+            "<span style='display:inline-block;width:12px;height:12px;background:{};opacity:{};"
+            "margin:0 4px 0 14px'></span>{}"
+        )
         self.legend = w.HTML(
             "<div style='font-size:12px;color:#455a64'>"
             + "".join(
@@ -245,7 +249,8 @@ def header_html(status: str, describe: str, note: str = "") -> str:
 
 def _row(label: str, value: str, cls: str = "") -> str:
     return (
-        f"<tr class='{cls}'><td style='color:#607d8b;padding:2px 10px 2px 0;white-space:nowrap;vertical-align:top'>"
+        f"<tr class='{cls}'><td style='color:#607d8b;padding:2px 10px 2px 0;"
+        "white-space:nowrap;vertical-align:top'>"
         f"{label}</td><td><b>{value}</b></td></tr>"
     )
 
@@ -272,7 +277,8 @@ def panel_html(state: LiveState, *, model_line: str) -> str:
         rows.append(
             _row(
                 f"Forecast close in {h} min",
-                f"{_fmt_price(fc.candles['close'].iloc[-1])} ({fc.change_pct:+.4f} %, {fc.change_pct * 100:+.2f} bps)",
+                f"{_fmt_price(fc.candles['close'].iloc[-1])} "
+                f"({fc.change_pct:+.4f} %, {fc.change_pct * 100:+.2f} bps)",
                 "cu-forecast",
             )
         )

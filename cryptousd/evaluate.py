@@ -19,9 +19,10 @@ hole in the index) are skipped and counted. Metrics per horizon:
 - coverage and mean width of the prediction interval (USD and ``interval_width_bps``), and in
   :meth:`Evaluation.to_dict` coverage by quintile of the window's volatility (sigma, the scale the
   interval is calibrated on) and by UTC hour of the origin;
-- a Diebold-Mariano test of squared errors against persistence (Harvey-Leybourne-Newbold small-sample
-  version, with the MA(k-1) long-run variance that overlapping forecasts need, k = ceil(h / stride)
-  origins overlapping). A missing p-value is *not a tie*: ``dm_note`` says why it is missing;
+- a Diebold-Mariano test of squared errors against persistence (Harvey-Leybourne-Newbold
+  small-sample version, with the MA(k-1) long-run variance that overlapping forecasts need,
+  k = ceil(h / stride) origins overlapping). A missing p-value is *not a tie*: ``dm_note`` says
+  why it is missing;
 - for P(up) at that horizon, the Brier score beside that of the constant base rate.
 """
 
@@ -163,7 +164,9 @@ def diebold_mariano(e_model: np.ndarray, e_base: np.ndarray, h: int) -> float:
 def valid_origins(
     candles: pd.DataFrame, window: int, horizon: int, stride: int, start=None, end=None
 ) -> tuple[np.ndarray, int]:
-    """Origins in ``[start, end)`` whose window and horizon avoid gaps; returns (origins, skipped)."""
+    """Origins in ``[start, end)`` whose window and horizon avoid gaps; returns (origins,
+    skipped).
+    """
     from .times import to_utc
 
     idx = candles.index
@@ -176,7 +179,8 @@ def valid_origins(
     b = n - horizon if end is None else min(n - horizon, int(idx.searchsorted(to_utc(end))))
     if b <= a:
         raise DataError(
-            f"too few candles for walk-forward evaluation: need {window} before and {horizon} after each origin "
+            f"too few candles for walk-forward evaluation: need {window} before and {horizon} "
+            "after each origin "
             f"(got {n} candles{'' if start is None else f' from {start}'}); widen the range"
         )
     cand = np.arange(a, b, stride)
@@ -363,7 +367,8 @@ def walk_forward(
     origins, skipped = valid_origins(candles, window, horizon, stride, start, end)
     if len(origins) == 0:
         raise DataError(
-            f"no usable origins between {start} and {end} ({skipped} touch gaps); pick another range"
+            f"no usable origins between {start} and {end} ({skipped} touch gaps); "
+            "pick another range"
         )
     arr = series_arrays(candles)
     feats, close, logc, times = arr.feats, arr.close, arr.logc, arr.times

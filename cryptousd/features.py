@@ -4,7 +4,8 @@ Every input feature of row ``t`` is computed from candle ``t`` alone (no rolling
 look-ahead), so a window's inputs are exactly its own rows and cannot change when later data
 changes. Targets are the close-to-close log returns of the ``HORIZON`` minutes after the window.
 
-- ``ret``     log(close / open): the minute's return (equal to close-to-close when open = previous close)
+- ``ret``     log(close / open): the minute's return (equal to close-to-close when open =
+              previous close)
 - ``range``   log(high / low): the minute's range, a volatility proxy
 - ``logvol``  log(1 + volume)
 - ``tod_sin``, ``tod_cos``: minute of the day on a circle (UTC)
@@ -62,7 +63,9 @@ def series_arrays(candles: pd.DataFrame) -> SeriesArrays:
 
 
 def future_returns(close: np.ndarray, horizon: int = HORIZON) -> np.ndarray:
-    """Y[t, k] = log(close[t+k+1] / close[t+k]) for k < horizon; NaN past the end. Shape (N, horizon)."""
+    """Y[t, k] = log(close[t+k+1] / close[t+k]) for k < horizon; NaN past the end. Shape
+    (N, horizon).
+    """
     lc = np.log(np.asarray(close, dtype="float64"))
     r = np.r_[np.diff(lc), np.full(horizon, np.nan)]
     idx = np.arange(len(lc))[:, None] + np.arange(horizon)[None, :]
@@ -92,7 +95,8 @@ class Scaler:
     def from_dict(cls, d: dict) -> Scaler:
         if d.get("features") != FEATURES:
             raise DataError(
-                f"scaler was fitted on features {d.get('features')}, this version computes {FEATURES}"
+                f"scaler was fitted on features {d.get('features')}, "
+                f"this version computes {FEATURES}"
             )
         return cls(np.asarray(d["mean"], dtype="float64"), np.asarray(d["std"], dtype="float64"))
 
@@ -118,7 +122,8 @@ class Split:
         last = b - horizon - 1
         if last < first:
             raise DataError(
-                f"the {part} range has too few candles for a {window}-minute window and {horizon}-minute horizon"
+                f"the {part} range has too few candles for a {window}-minute window "
+                f"and {horizon}-minute horizon"
             )
         return np.arange(first, last + 1, stride)
 
@@ -131,7 +136,8 @@ def time_split(index: pd.DatetimeIndex, train, val, test=None) -> Split:
         b = int(index.searchsorted(to_utc(rng[1])))
         if b - a < WINDOW + HORIZON + 1:
             raise DataError(
-                f"{name} range {rng[0]} .. {rng[1]} holds {b - a} candles; it needs at least {WINDOW + HORIZON + 1}"
+                f"{name} range {rng[0]} .. {rng[1]} holds {b - a} candles; "
+                f"it needs at least {WINDOW + HORIZON + 1}"
             )
         return a, b
 

@@ -90,7 +90,9 @@ class LiveState:
 
 
 class LiveSession:
-    """Move closed candles from a source to a forecaster and score the forecasts as they come due."""
+    """Move closed candles from a source to a forecaster and score the forecasts as they come
+    due.
+    """
 
     def __init__(
         self,

@@ -37,7 +37,9 @@ FETCH_HINT = (
 
 @dataclass(frozen=True)
 class DataLocation:
-    """Candles found by :func:`locate_candles`: what to load, which rule found it, and a line for people."""
+    """Candles found by :func:`locate_candles`: what to load, which rule found it, and a line for
+    people.
+    """
 
     source: object  # what load_candles takes: a list of files, or a CandleStore
     kind: str  # "given", "CRYPTOUSD_DATA", "store", "archive", "shared", "sample"

@@ -1,8 +1,8 @@
 """Run notebooks 01-04 headlessly with papermill (``cryptousd notebooks [--quick]``).
 
-Executed copies go to ``runs/notebooks/`` (git-ignored); the run stops at the first failing notebook
-and says which cell failed. ``--quick`` uses small parameters (a few minutes on a laptop); the full set
-reproduces the committed notebooks.
+Executed copies go to ``runs/notebooks/`` (git-ignored); the run stops at the first failing
+notebook and says which cell failed. ``--quick`` uses small parameters (a few minutes on a
+laptop); the full set reproduces the committed notebooks.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Start Voila on the live-dashboard notebook (what ``python3 run.py dashboard`` and ``cryptousd dashboard`` run)."""
+"""Start Voila on the live-dashboard notebook (what ``python3 run.py dashboard`` and
+``cryptousd dashboard`` run).
+"""
 
 from __future__ import annotations
 

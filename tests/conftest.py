@@ -1,4 +1,6 @@
-"""Shared fixtures: the real Binance data in ../shared/data, small synthetic candles, temp stores."""
+"""Shared fixtures: the real Binance data in ../shared/data, small synthetic candles, temp
+stores.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ def archives():
     files = shared_archives()
     if len(files) != 15:
         pytest.fail(
-            f"expected the 15 shared Binance archives in {SHARED_BINANCE_DIR}; the tests read ../shared/data"
+            f"expected the 15 shared Binance archives in {SHARED_BINANCE_DIR}; "
+            "the tests read ../shared/data"
         )
     return files
 

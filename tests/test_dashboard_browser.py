@@ -1,4 +1,6 @@
-"""The live dashboard in a real browser: Voila serves the notebook, Chromium (Playwright) watches it."""
+"""The live dashboard in a real browser: Voila serves the notebook, Chromium (Playwright)
+watches it.
+"""
 
 from __future__ import annotations
 
@@ -38,7 +40,8 @@ def test_dashboard_draws_60_real_and_10_predicted_candles_and_keeps_updating():
         time_1 = page.locator(".cu-time").inner_text()
         assert "Forecast close in 10 min" in panel_1 and "P(up in 10 min)" in panel_1
         page.wait_for_function(
-            f"() => !document.querySelector('.cu-time').innerText.includes({time_1!r}.split('\\t').pop())",
+            "() => !document.querySelector('.cu-time').innerText"
+            f".includes({time_1!r}.split('\\t').pop())",
             timeout=30_000,
         )
         page.wait_for_timeout(1500)

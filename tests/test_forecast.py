@@ -71,8 +71,10 @@ def test_forecast_ignores_candles_after_its_window(model, month_2025_02):
 
 def test_no_tensorflow_is_imported_for_inference():
     code = (
-        "import sys, cryptousd; from cryptousd.dashboard import Dashboard; from cryptousd.evaluate import walk_forward;"
-        "f = cryptousd.load_forecaster(); import cryptousd.sources.replay as r; c = r.simulate_candles(100);"
+        "import sys, cryptousd; from cryptousd.dashboard import Dashboard; "
+        "from cryptousd.evaluate import walk_forward;"
+        "f = cryptousd.load_forecaster(); import cryptousd.sources.replay as r; "
+        "c = r.simulate_candles(100);"
         "f.predict(c); print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     )
     out = subprocess.run(

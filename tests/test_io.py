@@ -55,8 +55,10 @@ def test_generic_csv_epoch_seconds_newest_first_is_reversed(tmp_path):
     # CryptoDataDownload style: a URL line, a header, newest row first
     p = tmp_path / "cdd.csv"
     p.write_text(
-        "https://www.cryptodatadownload.com\nunix,date,symbol,open,high,low,close,Volume BTC,Volume USD\n"
-        "1714521660,2024-05-01 00:01:00,BTC/USD,2,3,1,2.5,7,1\n1714521600,2024-05-01 00:00:00,BTC/USD,1,2,1,2,5,1\n"
+        "https://www.cryptodatadownload.com\n"
+        "unix,date,symbol,open,high,low,close,Volume BTC,Volume USD\n"
+        "1714521660,2024-05-01 00:01:00,BTC/USD,2,3,1,2.5,7,1\n"
+        "1714521600,2024-05-01 00:00:00,BTC/USD,1,2,1,2,5,1\n"
     )
     df = load_candles(p)
     assert df.index.is_monotonic_increasing and df["volume"].tolist() == [5.0, 7.0]
@@ -79,7 +81,7 @@ def test_time_range_selection(archives):
     assert len(df) == 1440 and df.index[0] == pd.Timestamp("2024-01-10", tz="UTC")
 
 
-# ---- bad input: one line, naming the file, nothing returned ----------------------------------------
+# ---- bad input: one line, naming the file, nothing returned --------------------------------------
 
 
 def _one_line(exc) -> str:

@@ -1,4 +1,6 @@
-"""LiveSession: bounded memory, scoring, surviving a failing source, backfill after an outage, soak."""
+"""LiveSession: bounded memory, scoring, surviving a failing source, backfill after an outage,
+soak.
+"""
 
 from __future__ import annotations
 

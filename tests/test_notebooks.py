@@ -1,4 +1,6 @@
-"""The notebooks re-run headlessly (papermill, quick parameters) and validate with nbval, offline."""
+"""The notebooks re-run headlessly (papermill, quick parameters) and validate with nbval,
+offline.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Training with Keras (the only tests that import TensorFlow): a tiny model on a learnable series."""
+"""Training with Keras (the only tests that import TensorFlow): a tiny model on a learnable
+series.
+"""
 
 from __future__ import annotations
 

@@ -52,7 +52,8 @@ def main(write: bool) -> dict:
         "on": f"validation {val['start'][:16]} .. {val['end'][:16]}, {ev.n_origins} origins",
         "by_horizon": rows,
         "verdict": "significant difference" if significant else "tied (no horizon has DM p < 0.05)",
-        "why_default": f"{A} ships as the default: the variants are tied on validation, and the direct model "
+        "why_default": f"{A} ships as the default: the variants are tied on validation, "
+        "and the direct model "
         "runs one forward pass per forecast instead of ten",
         "command": "python tools/compare_variants.py --write",
     }

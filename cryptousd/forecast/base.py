@@ -27,8 +27,8 @@ class Forecast:
 
     ``candles`` continue the input's index and are always valid OHLC: open = the previous close,
     close = the predicted close, high/low reach the interval's bounds. Predicted candles carry no
-    volume (0). ``lower``/``upper`` bound the close at ``coverage``; ``p_up`` is the probability that
-    the close ``horizon`` minutes ahead is above ``last_close``.
+    volume (0). ``lower``/``upper`` bound the close at ``coverage``; ``p_up`` is the probability
+    that the close ``horizon`` minutes ahead is above ``last_close``.
     """
 
     candles: pd.DataFrame
@@ -74,7 +74,8 @@ def check_window(candles: pd.DataFrame, window: int) -> tuple[np.ndarray, np.nda
         )
     if len(candles) < window:
         raise ModelError(
-            f"the model reads {window} candles, got {len(candles)}; pass at least the last {window} closed candles"
+            f"the model reads {window} candles, got {len(candles)}; "
+            f"pass at least the last {window} closed candles"
         )
     try:
         ohlcv = np.column_stack([candles[c].to_numpy("float64")[-window:] for c in OHLCV])
@@ -88,7 +89,8 @@ def check_window(candles: pd.DataFrame, window: int) -> tuple[np.ndarray, np.nda
     if (np.diff(times) != INTERVAL_NS).any():
         i = int(np.flatnonzero(np.diff(times) != INTERVAL_NS)[0])
         raise ModelError(
-            f"the last {window} candles have a gap after {candles.index[i - window]}; fill it with cryptousd.fill_gaps first"
+            f"the last {window} candles have a gap after {candles.index[i - window]}; "
+            "fill it with cryptousd.fill_gaps first"
         )
     if (ohlcv[:, 3] <= 0).any() or (ohlcv[:, 1] < ohlcv[:, 2]).any():
         raise ModelError("the last candles hold impossible prices (<= 0, or high < low)")
@@ -125,7 +127,9 @@ class Forecaster(ABC):
         origins: np.ndarray,
         chunk: int = 8192,
     ) -> np.ndarray:
-        """Batch inference at many origins of one series: (B, horizon) mean cumulative log returns."""
+        """Batch inference at many origins of one series: (B, horizon) mean cumulative log
+        returns.
+        """
         out = np.empty((len(origins), self.horizon))
         for i in range(0, len(origins), chunk):
             o = origins[i : i + chunk]
@@ -154,7 +158,8 @@ class Forecaster(ABC):
         sigma = window_sigma(feats[:, 0])
         if self.calibration is None:
             raise ModelError(
-                f"{self.name} has no interval calibration; calibrate it (or load a trained model folder)"
+                f"{self.name} has no interval calibration; "
+                "calibrate it (or load a trained model folder)"
             )
         lower, upper = self.calibration.interval(mean[None], sigma, coverage)
         p_up = float(self.calibration.p_up(mean[-1:], np.atleast_1d(sigma))[0])

@@ -1,4 +1,6 @@
-"""The model card: what a model folder's ``card.json`` says, built from the training steps' results."""
+"""The model card: what a model folder's ``card.json`` says, built from the training steps'
+results.
+"""
 
 from __future__ import annotations
 

@@ -57,13 +57,17 @@ class Calibration:
         return np.array([np.interp(level, self.levels, q) for q in self.quantiles])
 
     def p_up(self, mean: np.ndarray, sigma: np.ndarray, horizon_index: int = -1) -> np.ndarray:
-        """P(cumulative return at a horizon > 0) = 1 - F(-mean / sigma); the last horizon by default."""
+        """P(cumulative return at a horizon > 0) = 1 - F(-mean / sigma); the last horizon by
+        default.
+        """
         z = -np.asarray(mean) / np.asarray(sigma)
         cdf = np.interp(z, self.quantiles[horizon_index], self.levels, left=0.0, right=1.0)
         return np.clip(1.0 - cdf, 0.0, 1.0)
 
     def to_arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
-        """The npz layout (``levels``, ``quantiles``, ``n``, each under ``prefix``); read by :meth:`from_npz`."""
+        """The npz layout (``levels``, ``quantiles``, ``n``, each under ``prefix``); read by
+        :meth:`from_npz`.
+        """
         return {
             prefix + "levels": self.levels,
             prefix + "quantiles": self.quantiles,

@@ -124,7 +124,8 @@ def _check_shape(model: Forecaster, window: int | None, horizon: int | None) -> 
     ):
         raise ModelError(
             f"{model.name} reads {model.window} minutes and forecasts {model.horizon}; "
-            f"the request asks for window {window or model.window}, horizon {horizon or model.horizon}"
+            f"the request asks for window {window or model.window}, "
+            f"horizon {horizon or model.horizon}"
         )
 
 

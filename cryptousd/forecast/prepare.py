@@ -5,7 +5,8 @@ A notebook calls them one by one (see :mod:`cryptousd.pipeline` for the whole ch
 1. :func:`prepare` - split by time, features, a scaler fitted on training rows, scaled targets;
 2. :func:`cryptousd.forecast.train.fit` - the Keras model (the only step that imports TensorFlow);
 3. :func:`cryptousd.forecast.train.export` - NumPy weights, checked against Keras;
-4. :func:`fit_baselines` and :func:`calibrate` - baselines on the same rows, intervals on validation;
+4. :func:`fit_baselines` and :func:`calibrate` - baselines on the same rows, intervals on
+   validation;
 5. :func:`cryptousd.forecast.card.make_card` and :func:`cryptousd.forecast.model_folder.save_model`.
 """
 
@@ -109,7 +110,8 @@ def prepare(candles: pd.DataFrame, config: TrainConfig, split: dict | None = Non
     ys = np.nan_to_num(y / y_scale).astype("float32")
     if cfg.variant == "recursive":
         ys = ys[:, :1]
-    # Keras pairs data[i : i + window] with targets[i]; the window ending at t starts at t - window + 1
+    # Keras pairs data[i : i + window] with targets[i]; the window ending at t starts at
+    # t - window + 1
     pad = np.zeros((cfg.window - 1, ys.shape[1]), "float32")
     targets = np.concatenate([ys[cfg.window - 1 :], pad])
     return Prepared(candles, arr, sp, scaler, y_scale, scaler.transform(arr.feats), targets)

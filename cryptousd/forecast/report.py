@@ -25,12 +25,20 @@ def card_headline(card: dict) -> str:
     tr = card.get("train_range", {})
     verdict = ""
     if m.get("mae_ratio_vs_persistence") is not None:
-        verdict = f"; test MAE at {h} min = {m['mae_ratio_vs_persistence']:.4f} x persistence ({verdict_vs_persistence(m)})"
-    return f"{card['name']} ({card['variant']}, trained {tr.get('start', '?')[:10]}..{tr.get('end', '?')[:10]}){verdict}"
+        verdict = (
+            f"; test MAE at {h} min = {m['mae_ratio_vs_persistence']:.4f} x persistence "
+            f"({verdict_vs_persistence(m)})"
+        )
+    return (
+        f"{card['name']} ({card['variant']}, "
+        f"trained {tr.get('start', '?')[:10]}..{tr.get('end', '?')[:10]}){verdict}"
+    )
 
 
 def card_summary(card: dict) -> str:
-    """A few lines: the headline, then MAE (bps) and its ratio to persistence at 1, 5 and 10 minutes."""
+    """A few lines: the headline, then MAE (bps) and its ratio to persistence at 1, 5 and 10
+    minutes.
+    """
     lines = [card_headline(card)]
     tm = (card.get("test_metrics") or {}).get("by_forecaster", {})
     if tm:
@@ -54,7 +62,9 @@ def card_summary(card: dict) -> str:
             )
     t = card.get("training", {})
     lines.append(
-        f"trained {t.get('epochs_run')} epochs at stride {t.get('stride')}, {t.get('seconds_per_epoch')} s/epoch, "
-        f"peak RSS {t.get('peak_rss_mb')} MB; NumPy vs Keras max rel diff {card.get('numpy_keras_max_rel_diff', float('nan')):.1e}"
+        f"trained {t.get('epochs_run')} epochs at stride {t.get('stride')}, "
+        f"{t.get('seconds_per_epoch')} s/epoch, "
+        f"peak RSS {t.get('peak_rss_mb')} MB; NumPy vs Keras max rel diff "
+        f"{card.get('numpy_keras_max_rel_diff', float('nan')):.1e}"
     )
     return "\n".join(lines)

@@ -96,7 +96,8 @@ def progress_callback(steps: int, epochs: int):
             logs = logs or {}
             self.bar.write(
                 f"epoch {epoch + 1:2d}/{epochs}: loss {logs.get('loss', np.nan):.5f}  "
-                f"val_loss {logs.get('val_loss', np.nan):.5f}  ({time.perf_counter() - self.epoch_t0:.0f} s)"
+                f"val_loss {logs.get('val_loss', np.nan):.5f}  "
+                f"({time.perf_counter() - self.epoch_t0:.0f} s)"
             )
 
         def on_train_end(self, logs=None):

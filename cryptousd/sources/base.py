@@ -62,7 +62,9 @@ def poll_start(
 
 
 def closed_only(frame: pd.DataFrame, now: pd.Timestamp) -> tuple[pd.DataFrame, pd.Series | None]:
-    """Split candles into the closed ones and the forming one (whose minute has not ended at ``now``)."""
+    """Split candles into the closed ones and the forming one (whose minute has not ended at
+    ``now``).
+    """
     if len(frame) == 0:
         return frame, None
     is_closed = frame.index + ONE_MINUTE <= now

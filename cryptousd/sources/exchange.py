@@ -35,7 +35,9 @@ _STATUS = re.compile(r"\b([1-5]\d\d)\b")
 def translate_ccxt_error(
     exc: Exception, where: str, headers: dict | None = None, status: int | None = None
 ) -> SourceError:
-    """A ccxt exception as one of our typed, one-line errors (``status``: the HTTP status, if known)."""
+    """A ccxt exception as one of our typed, one-line errors (``status``: the HTTP status, if
+    known).
+    """
     import ccxt
 
     text = str(exc).replace("\n", " ")
@@ -56,7 +58,8 @@ def translate_ccxt_error(
         return SourceTimeout(f"{where}: no answer in time; check the network or raise the timeout")
     if status in (451, 403):
         return RegionBlocked(
-            f"{where}: refused from this region (HTTP {status}); use --exchange coinbase or kraken, which serve the US"
+            f"{where}: refused from this region (HTTP {status}); "
+            "use --exchange coinbase or kraken, which serve the US"
         )
     if isinstance(exc, ccxt.BadSymbol):
         return BadReply(
@@ -86,7 +89,8 @@ def rows_to_frame(rows, where: str) -> pd.DataFrame:
         raise BadReply(f"{where}: candles with non-numeric fields; reply ignored") from None
     if arr.ndim != 2 or arr.shape[1] < 6:
         raise BadReply(
-            f"{where}: candles with {arr.shape[-1] if arr.ndim == 2 else '?'} fields, expected 6; reply ignored"
+            f"{where}: candles with {arr.shape[-1] if arr.ndim == 2 else '?'} fields, "
+            "expected 6; reply ignored"
         )
     if not np.isfinite(arr[:, :6]).all():
         raise BadReply(f"{where}: candles with missing values; reply ignored")
@@ -203,7 +207,8 @@ class ExchangeSource(Source):
             body = self.client.last_http_response.lstrip()[:1]
             if body and body not in "{[":
                 raise BadReply(
-                    f"{self.exchange} fetch_ohlcv {self.symbol}: the reply is HTML, not candles; the API may be down"
+                    f"{self.exchange} fetch_ohlcv {self.symbol}: the reply is HTML, not candles; "
+                    "the API may be down"
                 )
         return rows_to_frame(rows, f"{self.exchange} {self.symbol}")
 

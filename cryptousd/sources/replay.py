@@ -93,7 +93,8 @@ class ReplaySource(Source):
         now = self.now()
         if now > self.candles.index[-1] + 2 * ONE_MINUTE:
             raise ReplayFinished(
-                f"{self.name}: replay reached the end of its data at {self.candles.index[-1]}; restart it"
+                f"{self.name}: replay reached the end of its data at {self.candles.index[-1]}; "
+                "restart it"
             )
         start = poll_start(since, now, backfill=WINDOW)
         closed = self.history(start, now)
@@ -156,7 +157,9 @@ def simulate_candles(
 
 
 class SimulatedSource(ReplaySource):
-    """A random-walk market, labelled SIMULATED everywhere: the fallback with no network and no data."""
+    """A random-walk market, labelled SIMULATED everywhere: the fallback with no network and
+    no data.
+    """
 
     kind = "simulated"
 

@@ -92,7 +92,8 @@ class YahooSource(Source):
         if start < oldest:
             raise DataError(
                 f"yahoo {self.ticker}: one-minute history reaches back {MAX_DAYS_BACK} days only "
-                f"(to {oldest:%Y-%m-%d %H:%M}), asked from {start:%Y-%m-%d}; use an exchange or archive files for older data"
+                f"(to {oldest:%Y-%m-%d %H:%M}), asked from {start:%Y-%m-%d}; "
+                "use an exchange or archive files for older data"
             )
         parts, a = [], start
         while a < end:
