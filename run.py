@@ -6,6 +6,7 @@
     python3 run.py notebooks [--quick]   re-run notebooks 01-04 headlessly
     python3 run.py bench          run every benchmark
     python3 run.py lab            open JupyterLab on notebooks/
+    python3 run.py lint           ruff check and ruff format --check (as CI runs them)
 
 The environment lives in .venv/ and is (re)installed only when pyproject.toml or the Python version
 changes, so a second run starts at once.
@@ -41,18 +42,29 @@ def ensure_env() -> None:
     ).hexdigest()
     if STAMP.exists() and STAMP.read_text() == digest and PY.exists():
         return
-    if not PY.exists():
-        say(f"creating {VENV.name}/ with {sys.executable}")
+    fresh = not PY.exists()
+    if fresh:
+        say(f"step 1/3: creating {VENV.name}/ with {sys.executable}")
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    say(
-        "installing the project and its dependencies "
-        "(first run: a few minutes, TensorFlow is large)"
-    )
+    else:
+        say("step 1/3: pyproject.toml or Python changed since the last install; updating .venv/")
+    say("step 2/3: upgrading pip")
     subprocess.run([str(PY), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
-    subprocess.run(
-        [str(PY), "-m", "pip", "install", "--quiet", "-e", ".[dev]"], cwd=ROOT, check=True
+    say(
+        "step 3/3: installing the project and its dependencies with pip "
+        + (
+            "(first run: a few minutes, TensorFlow is about 600 MB); pip's progress follows"
+            if fresh
+            else "(only what changed)"
+        )
     )
+    # a first install shows pip's progress (package by package); an update only what changed
+    quiet = [] if fresh else ["--quiet"]
+    bar = ["--progress-bar", "on" if sys.stdout.isatty() else "off"]
+    cmd = [str(PY), "-m", "pip", "install", *quiet, *bar, "-e", ".[dev]"]
+    subprocess.run(cmd, cwd=ROOT, check=True)
     STAMP.write_text(digest)
+    say("environment ready")
 
 
 def main(argv: list[str]) -> int:
@@ -62,12 +74,20 @@ def main(argv: list[str]) -> int:
         "notebooks": lambda a: [str(BIN / "cryptousd"), "notebooks", *a],
         "lab": lambda a: [str(BIN / "jupyter"), "lab", "notebooks/", *a],
         "bench": None,
+        "lint": None,
     }
     if not argv or argv[0] not in tasks:
         print(__doc__)
         return 0 if argv[:1] in ([], ["-h"], ["--help"]) else 2
     ensure_env()
     task, rest = argv[0], argv[1:]
+    if task == "lint":  # what CI checks besides the tests
+        ruff = str(BIN / "ruff")
+        for cmd in ([ruff, "check", "."], [ruff, "format", "--check", "."]):
+            say(" ".join(["ruff", *cmd[1:]]))
+            if subprocess.run(cmd, cwd=ROOT, check=False).returncode:
+                return 1
+        return 0
     if task == "bench":
         for which in ("data", "forecast", "evaluate", "live"):
             if subprocess.run(

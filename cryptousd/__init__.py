@@ -26,6 +26,7 @@ from .errors import (
     SourceUnavailable,
 )
 from .forecast import Forecast, Forecaster, load_baselines, load_forecaster
+from .locate import DataLocation, locate_candles
 
 __version__ = "0.1.0"
 
@@ -37,6 +38,7 @@ __all__ = [
     "CandleStore",
     "CryptoUSDError",
     "DataError",
+    "DataLocation",
     "Forecast",
     "Forecaster",
     "GapReport",
@@ -52,6 +54,8 @@ __all__ = [
     "load_baselines",
     "load_candles",
     "load_forecaster",
+    "locate",
+    "locate_candles",
     "resample_candles",
     "validate_candles",
 ]

@@ -29,6 +29,12 @@ from .errors import DataError
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
 SAMPLE_FILE = SAMPLE_DIR / "BTCUSDT-1m-2025-03-25_31.zip"
 ARCHIVE_DIR = DATA_DIR / "archive" / "binance" / "spot" / "BTCUSDT-1m"
+# a time split inside the sample (train, validation, test), for quick runs on a fresh clone
+SAMPLE_SPLIT = (
+    ("2025-03-25", "2025-03-29"),
+    ("2025-03-29", "2025-03-30 12:00"),
+    ("2025-03-30 12:00", "2025-04-01"),
+)
 FETCH_HINT = (
     "cryptousd fetch --source binance-vision --symbol BTCUSDT --interval 1m "
     "--start 2024-01 --end 2025-03"
@@ -77,13 +83,14 @@ def _store_or_files(paths: list[str], kind: str) -> DataLocation:
     return DataLocation(files, kind, f"{kind}: {what}")
 
 
-def locate_candles(data=None, *, env=None) -> DataLocation:
+def locate_candles(data=None, *, env=None, files_only: bool = False) -> DataLocation:
     """Find the candles to use (see the module's docstring for the order).
 
     Parameters
     ----------
     data : None, ``"store"``, a path, or a list of paths (``os.pathsep``-separated in a string).
     env : the environment to read ``CRYPTOUSD_DATA`` from (default ``os.environ``).
+    files_only : skip the local store (for code that needs archive files, not candles).
     """
     env = os.environ if env is None else env
     if isinstance(data, (list, tuple)) and len(data) == 1:
@@ -103,7 +110,7 @@ def locate_candles(data=None, *, env=None) -> DataLocation:
             [p for p in env["CRYPTOUSD_DATA"].split(os.pathsep) if p], "CRYPTOUSD_DATA"
         )
     store = CandleStore(STORE_DIR)
-    if store.series():
+    if not files_only and store.series():
         return DataLocation(store, "store", f"store: the candle store in {store.root}")
     archived = sorted(ARCHIVE_DIR.glob("BTCUSDT-1m-*.zip"))
     if archived:

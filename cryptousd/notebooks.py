@@ -11,20 +11,22 @@ import os
 import time
 from pathlib import Path
 
-from .config import NOTEBOOKS_DIR, PROJECT_ROOT, RUNS_DIR, shared_archives
+from .config import NOTEBOOKS_DIR, PROJECT_ROOT, RUNS_DIR
 from .errors import CryptoUSDError
+from .locate import SAMPLE_SPLIT, locate_candles
 
 NOTEBOOKS = ["01-fetch-data", "02-build-candles", "03-train-lstm", "04-backtest"]
 
 
 def parameters(quick: bool, runs_dir: Path = RUNS_DIR) -> dict[str, dict]:
-    """Parameters per notebook. Paths are absolute so the executed copies can live anywhere."""
-    archives = [str(p) for p in shared_archives()]
-    if not archives:
-        raise CryptoUSDError(
-            "the notebooks read the Binance archives in ../shared/data, which is missing here; "
-            "run them in JupyterLab with your own `archives`/`data` parameters"
-        )
+    """Parameters per notebook. Paths are absolute so the executed copies can live anywhere.
+
+    The data come from :func:`cryptousd.locate.locate_candles`: with the 15 months of
+    2024-01..2025-03 on disk the quick run uses a few of them; on a fresh clone it uses the
+    bundled 7-day sample.
+    """
+    where = locate_candles(files_only=True)
+    archives = [str(p) for p in where.files()]
     models = str(runs_dir / "models")
     full = {
         "01-fetch-data": {"archives": archives, "store_dir": str(runs_dir / "store")},
@@ -34,14 +36,21 @@ def parameters(quick: bool, runs_dir: Path = RUNS_DIR) -> dict[str, dict]:
     }
     if not quick:
         return full
+    if len(archives) < 15:  # the sample (or a short history): split its seven days
+        train, val, test = SAMPLE_SPLIT
+        data, from_03, start_04 = archives, archives, "2025-03-29"
+    else:
+        train = ["2024-12-01", "2024-12-25"]
+        val, test = ["2024-12-25", "2025-01-10"], ["2025-01-10", "2025-02-01"]
+        data, from_03, start_04 = archives[-2:], archives[11:14], "2025-03-20"
     return {
-        "01-fetch-data": {"archives": archives[-2:], "store_dir": str(runs_dir / "store")},
-        "02-build-candles": {"n_trades": 50_000},
+        "01-fetch-data": {"archives": data, "store_dir": str(runs_dir / "store")},
+        "02-build-candles": {"n_trades": 50_000, "archive": archives[-1]},
         "03-train-lstm": {
-            "data": archives[11:14],
-            "train_range": ["2024-12-01", "2024-12-25"],
-            "val_range": ["2024-12-25", "2025-01-10"],
-            "test_range": ["2025-01-10", "2025-02-01"],
+            "data": from_03,
+            "train_range": list(train),
+            "val_range": list(val),
+            "test_range": list(test),
             "epochs": 2,
             "stride": 30,
             "calib_stride": 10,
@@ -50,7 +59,7 @@ def parameters(quick: bool, runs_dir: Path = RUNS_DIR) -> dict[str, dict]:
         },
         "04-backtest": {
             "data": archives[-1:],
-            "start": "2025-03-20",
+            "start": start_04,
             "end": "2025-04-01",
             "stride": 5,
             "results_dir": str(runs_dir / "results"),

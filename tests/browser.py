@@ -14,7 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from cryptousd.config import PROJECT_ROOT, shared_archives
+from cryptousd.config import PROJECT_ROOT
+from cryptousd.locate import locate_candles
 from cryptousd.serve import voila_command
 
 CHROMIUM = shutil.which("chromium") or (
@@ -45,7 +46,7 @@ def voila_server(env_extra: dict | None = None, timeout: float = 60.0):
     env = dict(
         os.environ,
         CRYPTOUSD_SOURCE="replay",
-        CRYPTOUSD_REPLAY=str(shared_archives()[-1]),
+        CRYPTOUSD_REPLAY=str(locate_candles(files_only=True).files()[-1]),
         CRYPTOUSD_REPLAY_SPEED="300",
         CRYPTOUSD_REFRESH_S="0.5",
         PYTHONUNBUFFERED="1",

@@ -180,17 +180,17 @@ def test_always_long_equals_buy_and_hold_and_never_in_is_exactly_zero(candles, s
         assert 1 + t.loc["long but one", "total_return"] == pytest.approx(expected, rel=1e-12)
 
 
-def test_buy_and_hold_with_every_cli_default_on_real_data(archives, tmp_path):
+def test_buy_and_hold_with_every_cli_default_on_real_data(recent_file, tmp_path):
     from cryptousd import load_candles
     from cryptousd.cli import main
 
     out = tmp_path / "b.json"
     assert (
-        main(["backtest", "--data", str(archives[14]), "--start", "2025-03-25", "--json", str(out)])
+        main(["backtest", "--data", str(recent_file), "--start", "2025-03-25", "--json", str(out)])
         == 0
     )
     d = json.loads(out.read_text())
-    c = load_candles(archives[14])["close"]
+    c = load_candles(recent_file)["close"]
     first, last = c[pd.Timestamp(d["start"])], c[pd.Timestamp(d["end"])]
     assert d["start"].startswith("2025-03-25 00:00") and d["end"].startswith("2025-03-31 23:50")
     cost = (d["fee_bps"] + d["slippage_bps"]) / 1e4  # 10 + 1 bps per side, paid twice

@@ -21,6 +21,7 @@ import pytest
 
 from cryptousd.candle_store import CandleStore
 from cryptousd.errors import DataError
+from cryptousd.locate import SAMPLE_FILE
 from cryptousd.sources.binance_vision import (
     DEFAULT_BASE_URL,
     DownloadReport,
@@ -35,11 +36,12 @@ MONTHS = ["2025-01", "2025-02"]
 SPOT = "data/spot/monthly/klines/BTCUSDT/1m"
 
 
-def tiny_zip(source: Path, target: Path, rows: int = ROWS) -> bytes:
-    """A zip of the first ``rows`` lines of a real archive, under the inner name Binance uses."""
+def tiny_zip(source: Path, target: Path, rows: int = ROWS, skip: int = 0) -> bytes:
+    """A zip of ``rows`` real lines (after the first ``skip``) of a real archive, under the inner
+    name Binance uses."""
     with zipfile.ZipFile(source) as zf:
         (inner,) = zf.namelist()
-        lines = zf.read(inner).splitlines(keepends=True)[:rows]
+        lines = zf.read(inner).splitlines(keepends=True)[skip : skip + rows]
     inner = target.with_suffix(".csv").name
     target.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -92,13 +94,13 @@ class ArchiveHandler(SimpleHTTPRequestHandler):
 
 
 @pytest.fixture
-def archive(tmp_path, archives):
-    """A folder laid out like the archive with BTCUSDT 1m 2025-01 and 2025-02 (100 rows each)."""
+def archive(tmp_path):
+    """A folder laid out like the archive with BTCUSDT 1m 2025-01 and 2025-02 (100 real rows each,
+    different minutes of the bundled sample: the test is about files, not their dates)."""
     root = tmp_path / "archive"
-    real = {p.stem[-7:]: p for p in archives}  # "2025-01" -> BTCUSDT-1m-2025-01.zip
-    for month in MONTHS:
+    for i, month in enumerate(MONTHS):
         path = root / SPOT / f"BTCUSDT-1m-{month}.zip"
-        tiny_zip(real[month], path)
+        tiny_zip(SAMPLE_FILE, path, skip=i * ROWS)
         write_checksum(path)
     return root
 
@@ -290,10 +292,10 @@ def test_futures_urls_use_data_futures_um():
     ]
 
 
-def test_current_month_downloads_its_daily_files(server, tmp_path, archives):
+def test_current_month_downloads_its_daily_files(server, tmp_path):
     daily = server.root / "data/spot/daily/klines/BTCUSDT/1m"
-    for day in ("2025-03-01", "2025-03-02"):
-        tiny_zip(archives[-1], daily / name(day), rows=10)
+    for i, day in enumerate(("2025-03-01", "2025-03-02")):
+        tiny_zip(SAMPLE_FILE, daily / name(day), rows=10, skip=i * 10)
         write_checksum(daily / name(day))
     dest = tmp_path / "dest"
     report = download_archive(
@@ -354,8 +356,12 @@ def test_import_archives_puts_the_rows_in_the_store(server, tmp_path):
     assert store.series() == [("binance", "BTC-USDT")]
     frame = store.read(source="binance", symbol="BTC/USDT")
     assert len(frame) == 2 * ROWS
-    assert frame.index[0].strftime("%Y-%m-%d %H:%M") == "2025-01-01 00:00"
-    assert frame.index[ROWS].strftime("%Y-%m-%d %H:%M") == "2025-02-01 00:00"
+    assert (
+        frame.index[0].strftime("%Y-%m-%d %H:%M") == "2025-03-25 00:00"
+    )  # the sample's first minute
+    assert (
+        frame.index[ROWS].strftime("%Y-%m-%d %H:%M") == "2025-03-25 01:40"
+    )  # the next 100 minutes
     assert import_archives(report, store) == 0  # again: nothing new, symbol from the file names
     futures = CandleStore(tmp_path / "um")
     assert import_archives(report.files[:1], futures, "BTC/USDT", market="um") == ROWS

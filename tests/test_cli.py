@@ -56,14 +56,14 @@ def test_fetch_archive_then_data_info(tmp_path, archives, capsys):
     assert "40,320 candles" in capsys.readouterr().out
 
 
-def test_evaluate_writes_the_documented_json(tmp_path, archives, capsys):
+def test_evaluate_writes_the_documented_json(tmp_path, recent_file, capsys):
     out = tmp_path / "e.json"
     assert (
         main(
             [
                 "evaluate",
                 "--data",
-                str(archives[14]),
+                str(recent_file),
                 "--start",
                 "2025-03-30",
                 "--stride",
@@ -107,14 +107,14 @@ def test_evaluate_writes_the_documented_json(tmp_path, archives, capsys):
     assert d["n_origins"] > 250 and "origins from" in capsys.readouterr().out
 
 
-def test_backtest_json(tmp_path, archives):
+def test_backtest_json(tmp_path, recent_file):
     out = tmp_path / "b.json"
     assert (
         main(
             [
                 "backtest",
                 "--data",
-                str(archives[14]),
+                str(recent_file),
                 "--start",
                 "2025-03-25",
                 "--fee-bps",

@@ -29,10 +29,10 @@ def one_line_error(capsys) -> str:
         ["fetch", "--start", "notadate", "--store", "{tmp}/store"],
     ],
 )
-def test_a_bad_date_is_one_line_naming_the_value(argv, tmp_path, archives, capsys):
+def test_a_bad_date_is_one_line_naming_the_value(argv, tmp_path, recent_file, capsys):
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     if argv[0] in ("evaluate", "backtest", "train"):
-        argv += ["--data", str(archives[14])]
+        argv += ["--data", str(recent_file)]
     assert main(argv) == 2
     err = one_line_error(capsys)
     assert "is not a date" in err and ("notadate" in err or "2025-13-45" in err)
@@ -49,32 +49,32 @@ def test_a_bad_date_is_one_line_naming_the_value(argv, tmp_path, archives, capsy
     ],
 )
 def test_train_refuses_settings_that_cannot_train_before_loading_tensorflow(
-    flag, value, word, archives, capsys
+    flag, value, word, recent_file, capsys
 ):
     import sys
 
     code = None
     try:
-        code = main(["train", "--data", str(archives[14]), flag, value])
+        code = main(["train", "--data", str(recent_file), flag, value])
     except SystemExit as exc:  # argparse's own refusal (invalid choice) exits 2 too
         code = exc.code
     assert code == 2 and word in capsys.readouterr().err
     assert "tensorflow" not in sys.modules or "keras" in sys.modules  # nothing was trained
 
 
-def test_evaluate_stride_zero_is_refused(archives, capsys):
-    assert main(["evaluate", "--data", str(archives[14]), "--stride", "0"]) == 2
+def test_evaluate_stride_zero_is_refused(recent_file, capsys):
+    assert main(["evaluate", "--data", str(recent_file), "--stride", "0"]) == 2
     assert "stride 0" in one_line_error(capsys)
 
 
-def test_evaluate_json_holds_persistence_mae_computed_by_hand(tmp_path, archives):
+def test_evaluate_json_holds_persistence_mae_computed_by_hand(tmp_path, recent_file):
     out = tmp_path / "e.json"
     assert (
         main(
             [
                 "evaluate",
                 "--data",
-                str(archives[14]),
+                str(recent_file),
                 "--start",
                 "2025-03-30",
                 "--stride",
@@ -86,7 +86,7 @@ def test_evaluate_json_holds_persistence_mae_computed_by_hand(tmp_path, archives
         == 0
     )
     d = json.loads(out.read_text())
-    c = load_candles(archives[14])
+    c = load_candles(recent_file)
     close = c["close"].to_numpy()
     first = int(c.index.searchsorted(pd.Timestamp("2025-03-30", tz="UTC")))
     origins = np.arange(first, len(c) - 10, 7)

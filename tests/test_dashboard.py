@@ -13,15 +13,15 @@ from cryptousd.sources import ReplaySource
 
 
 @pytest.fixture
-def dash(archives, monkeypatch):
+def dash(recent_file, monkeypatch):
     monkeypatch.delenv("VOILA_KERNEL_ID", raising=False)
-    return Dashboard(Settings(source="replay", replay=(str(archives[-1]),), replay_speed=600))
+    return Dashboard(Settings(source="replay", replay=(str(recent_file),), replay_speed=600))
 
 
-def test_settings_from_environment_and_validation(archives):
+def test_settings_from_environment_and_validation(recent_file):
     env = {
         "CRYPTOUSD_SOURCE": "replay",
-        "CRYPTOUSD_REPLAY": str(archives[-1]),
+        "CRYPTOUSD_REPLAY": str(recent_file),
         "CRYPTOUSD_REPLAY_SPEED": "120",
         "CRYPTOUSD_REFRESH_S": "2.5",
         "CRYPTOUSD_MODEL": "persistence",
@@ -84,14 +84,14 @@ def test_a_failing_source_shows_reconnecting_on_the_page(dash, candles):
     assert "HTTP 503" in dash.view.panel.value and "retry in" in dash.view.panel.value
 
 
-def test_make_source_auto_falls_back_to_replay_offline(archives, monkeypatch):
+def test_make_source_auto_falls_back_to_replay_offline(recent_file, monkeypatch):
     from cryptousd.sources import exchange
 
     def offline(self, since, limit=None):
         raise SourceUnavailable("coinbase: exchange unavailable (network error); will retry")
 
     monkeypatch.setattr(exchange.ExchangeSource, "fetch_page", offline)
-    src, note = make_source("auto", replay=(str(archives[-1]),))
+    src, note = make_source("auto", replay=(str(recent_file),))
     assert isinstance(src, ReplaySource) and "replaying local data" in note
     with pytest.raises(DataError, match="local data has BTC only"):
         make_source("auto", "ETH/USD")
@@ -144,3 +144,23 @@ def test_replay_from_a_store_plays_its_last_month(tmp_path, archives):
     assert src.candles.index[0] == pd.Timestamp(
         "2025-03-01 23:59", tz="UTC"
     )  # 30 days before the end
+
+
+def test_auto_on_a_fresh_clone_replays_the_bundled_sample(tmp_path, monkeypatch):
+    from cryptousd import locate
+    from cryptousd.sources import exchange
+
+    def offline(self, since, limit=None):
+        raise SourceUnavailable("coinbase: exchange unavailable (network error)")
+
+    monkeypatch.setattr(exchange.ExchangeSource, "fetch_page", offline)
+    monkeypatch.setattr(locate, "STORE_DIR", tmp_path / "store")  # empty
+    monkeypatch.setattr(locate, "ARCHIVE_DIR", tmp_path / "archive")  # empty
+    monkeypatch.setattr(locate, "shared_archives", list)  # no ../shared
+    monkeypatch.delenv("CRYPTOUSD_DATA", raising=False)
+    src, note = make_source("auto")
+    assert isinstance(src, ReplaySource) and "replaying local data" in note
+    assert "bundled sample" in src.describe()
+    assert (
+        src.candles.index[0] == pd.Timestamp("2025-03-25", tz="UTC") and len(src.candles) == 10_080
+    )

@@ -148,11 +148,11 @@ def test_bad_requests(candles, forecasters):
         walk_forward(candles, forecasters, stride=0)
 
 
-def test_default_model_on_real_data_is_compared_on_the_same_origins(month_2025_02):
+def test_default_model_on_real_data_is_compared_on_the_same_origins(real_candles):
     from cryptousd import load_baselines
 
     m = load_forecaster()
-    ev = walk_forward(month_2025_02.iloc[:5000], {m.name: m, **load_baselines()}, stride=7)
+    ev = walk_forward(real_candles.iloc[:5000], {m.name: m, **load_baselines()}, stride=7)
     n = ev.table.groupby(level=0).size()
     assert (n == 10).all() and len(n) == 4
     cov = ev.table["coverage"]

@@ -24,8 +24,8 @@ def model():
     return load_forecaster(DEFAULT_MODEL)
 
 
-def test_default_model_forecast_is_valid(model, month_2025_02):
-    c = month_2025_02.iloc[:500]
+def test_default_model_forecast_is_valid(model, real_candles):
+    c = real_candles.iloc[:500]
     fc = model.predict(c)
     assert_candle_frame(fc.candles)
     assert len(fc.candles) == 10 and fc.candles.index[0] == c.index[-1] + pd.Timedelta("1min")
@@ -38,16 +38,16 @@ def test_default_model_forecast_is_valid(model, month_2025_02):
     assert (fc.upper - fc.lower).is_monotonic_increasing  # uncertainty grows with the horizon
 
 
-def test_every_forecast_over_a_day_is_valid_ohlc(model, month_2025_02):
-    c = month_2025_02.iloc[:1500]
+def test_every_forecast_over_a_day_is_valid_ohlc(model, real_candles):
+    c = real_candles.iloc[:1500]
     for end in range(60, 1500, 37):
         fc = model.predict(c.iloc[:end])
         assert_candle_frame(fc.candles)
         assert 0 <= fc.p_up <= 1
 
 
-def test_batch_inference_equals_single_window_inference(model, month_2025_02):
-    c = month_2025_02.iloc[:400]
+def test_batch_inference_equals_single_window_inference(model, real_candles):
+    c = real_candles.iloc[:400]
     feats, logc = candle_features(c), np.log(c["close"].to_numpy())
     times = c.index.as_unit("ns").asi8
     origins = np.array([59, 200, 399])
@@ -62,8 +62,8 @@ def test_batch_inference_equals_single_window_inference(model, month_2025_02):
         )
 
 
-def test_forecast_ignores_candles_after_its_window(model, month_2025_02):
-    c = month_2025_02.iloc[:300]
+def test_forecast_ignores_candles_after_its_window(model, real_candles):
+    c = real_candles.iloc[:300]
     a = model.predict(c.iloc[:200])
     b = model.predict(c.iloc[100:200])  # only the last 60 matter
     pd.testing.assert_frame_equal(a.candles, b.candles)
@@ -109,8 +109,8 @@ def test_card_has_what_the_design_asks(model):
     )
 
 
-def test_baselines_have_the_same_interface(month_2025_02):
-    c = month_2025_02.iloc[:200]
+def test_baselines_have_the_same_interface(real_candles):
+    c = real_candles.iloc[:200]
     for name, f in load_baselines().items():
         fc = f.predict(c)
         assert fc.model == name and len(fc.candles) == 10 and 0 <= fc.p_up <= 1
@@ -155,8 +155,8 @@ def model_copy(tmp_path):
     return dst
 
 
-def test_short_window_gaps_and_nan_are_one_line_errors(model, month_2025_02):
-    c = month_2025_02.iloc[:100]
+def test_short_window_gaps_and_nan_are_one_line_errors(model, real_candles):
+    c = real_candles.iloc[:100]
     with pytest.raises(ModelError, match="reads 60 candles, got 59"):
         model.predict(c.iloc[:59])
     with pytest.raises(ModelError, match="gap after"):

@@ -20,7 +20,7 @@ OFFLINE = {"CRYPTOUSD_SOURCE": "replay", "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
 @pytest.fixture(scope="module")
-def executed(tmp_path_factory, archives):
+def executed(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
     old = {k: os.environ.get(k) for k in OFFLINE}
     os.environ.update(OFFLINE)

@@ -24,7 +24,7 @@ Where the minute candles come from and where they are kept. We read Binance's pu
 into the local Parquet store under `data/store/`, which the other notebooks and the dashboard read.
 """),
 ("params", """
-archives = None       # Binance monthly archives (None: every file in ../shared/data)
+archives = None       # Binance archive files or folders (None: what cu.locate_candles finds; on a fresh clone the bundled 7-day sample)
 store_dir = None      # where the store lives (None: data/store)
 source = "archive"    # archive | exchange | yahoo
 exchange = "coinbase" # ccxt id for source="exchange" (Coinbase and Kraken serve the US; Binance.com does not)
@@ -37,7 +37,9 @@ import os
 from pathlib import Path
 if isinstance(archives, str):
     archives = archives.split(os.pathsep)
-archives = [Path(p) for p in archives] if archives else config.shared_archives()
+where = cu.locate_candles(archives, files_only=True)
+print(where)
+archives = where.files()
 store = cu.CandleStore(store_dir)
 print(f"{len(archives)} archive file(s); store at {store.root}")
 """),
@@ -135,15 +137,17 @@ what to do with minutes that have no candle, and resamples one-minute candles to
 minutes and an hour.
 """),
 ("params", """
-archive = None     # one Binance monthly archive (None: the last file in ../shared/data)
+archive = None     # one Binance archive file (None: the last file cu.locate_candles finds)
 n_trades = 200_000 # synthetic trades to bucket
 seed = 0
 """),
 ("md", "## Setup"),
 ("code", SETUP + """
+from pathlib import Path
 from cryptousd.plots import candlestick
 rng = np.random.default_rng(seed)
-archive = archive or config.shared_archives()[-1]
+archive = Path(archive) if archive else cu.locate_candles(files_only=True).files()[-1]
+print(archive.name)
 """),
 ("md", """
 ## 1. Trades to candles

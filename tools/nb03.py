@@ -13,7 +13,7 @@ honest about how well it does. Along the way: why we model **returns** rather th
 baseline, **recursive versus direct** multi-step forecasting, and **prediction intervals**.
 """),
 ("params", """
-data = None                        # archive files or folders (None: ../shared/data), os.pathsep-separated if a string
+data = None                        # archive files or folders, or "store" (None: what cu.locate_candles finds), os.pathsep-separated if a string
 train_range = ("2024-01-01", "2025-01-01")
 val_range = ("2025-01-01", "2025-02-01")
 test_range = ("2025-02-01", "2025-04-01")
@@ -30,8 +30,13 @@ seed = 42
 import os
 from pathlib import Path
 from cryptousd.features import candle_features, time_split
-data = data.split(os.pathsep) if isinstance(data, str) else (data or [str(p) for p in config.shared_archives()])
-candles = cu.load_candles(data)
+where = cu.locate_candles(data)
+print(where)
+if where.is_sample:  # a fresh clone: a 7-day split, and the way to the full history
+    train_range, val_range, test_range = cu.locate.SAMPLE_SPLIT
+    print("splitting the sample:", train_range, val_range, test_range, f"; for the full history run `{cu.locate.FETCH_HINT}`")
+candles = where.load()
+data = [p.name for p in where.files()] or [str(where)]
 print(f"{len(candles):,d} candles from {candles.index[0]} to {candles.index[-1]}")
 """),
 ("md", """
@@ -109,7 +114,7 @@ cards = {}
 for variant in variants:
     cfg = TrainConfig(variant=variant, epochs=epochs, stride=stride, calib_stride=calib_stride, eval_stride=eval_stride, seed=seed)
     cards[variant] = train(candles, Path(out_dir) / f"lstm-{variant}", config=cfg, split=split,
-                           data_description=[Path(p).name for p in data], command=f"notebook 03-train-lstm ({variant})")
+                           data_description=data, command=f"notebook 03-train-lstm ({variant})")
 """),
 ("md", "Learning curves: the loss on training windows and on the validation month, per epoch (the best validation epoch's weights are kept)."),
 ("code", """

@@ -12,7 +12,7 @@ after fees? We replay history minute by minute: at every origin each forecaster 
 forecasts the next 10 minutes. Then we turn forecasts into positions and charge realistic costs.
 """),
 ("params", """
-data = None            # archive files (None: the two test months in ../shared/data), os.pathsep-separated if a string
+data = None            # archive files or folders, or "store" (None: what cu.locate_candles finds), os.pathsep-separated if a string
 model_name = None      # model folder or name (None: the shipped default)
 start = "2025-02-01"   # first origin (UTC); keep it after the model's validation range
 end = "2025-04-01"
@@ -28,8 +28,10 @@ from pathlib import Path
 from cryptousd.evaluate import walk_forward
 from cryptousd.backtest import backtest_all
 from cryptousd.plots import metric_by_horizon, equity_curves, forecast_chart, reliability
-data = data.split(os.pathsep) if isinstance(data, str) else (data or [str(p) for p in config.shared_archives()[-3:]])
-candles = cu.load_candles(data)
+where = cu.locate_candles(data)
+print(where)
+candles = where.load(start=pd.Timestamp(start, tz="UTC") - pd.Timedelta(days=1))  # the window before the first origin
+data = [p.name for p in where.files()] or [str(where)]
 model = cu.load_forecaster(model_name)
 forecasters = {model.name: model, **cu.load_baselines(model_name)}
 print(model.card["name"], "|", model.card["variant"], "| trained", model.card["train_range"]["start"][:10], "..", model.card["train_range"]["end"][:10])
@@ -41,7 +43,7 @@ At each origin *t* every forecaster reads candles up to *t* only and forecasts *
 same origins, and origins whose window or horizon touches a gap are skipped and counted.
 """),
 ("code", """
-ev = walk_forward(candles, forecasters, start=start, end=end, stride=stride, model=model.name, data=[Path(p).name for p in data], progress=True)
+ev = walk_forward(candles, forecasters, start=start, end=end, stride=stride, model=model.name, data=data, progress=True)
 print(f"{ev.n_origins:,d} origins from {ev.start} to {ev.end}; {ev.skipped} skipped at gaps")
 ev.summary()
 """),
