@@ -192,7 +192,11 @@ def test_buy_and_hold_with_every_cli_default_on_real_data(recent_file, tmp_path)
     d = json.loads(out.read_text())
     c = load_candles(recent_file)["close"]
     first, last = c[pd.Timestamp(d["start"])], c[pd.Timestamp(d["end"])]
-    assert d["start"].startswith("2025-03-25 00:00") and d["end"].startswith("2025-03-31 23:50")
+    # the first origin has a 60-minute window before it; periods of 10 minutes run back to back
+    t0 = max(pd.Timestamp("2025-03-25", tz="UTC"), c.index[0] + pd.Timedelta(minutes=59))
+    periods = (c.index[-1] - pd.Timedelta(minutes=10) - t0) // pd.Timedelta(minutes=10) + 1
+    assert pd.Timestamp(d["start"]) == t0 and d["periods"] == periods
+    assert pd.Timestamp(d["end"]) == t0 + periods * pd.Timedelta(minutes=10)
     cost = (d["fee_bps"] + d["slippage_bps"]) / 1e4  # 10 + 1 bps per side, paid twice
     bh = d["results"]["buy_and_hold"]
     assert bh["total_return"] == pytest.approx(last / first * (1 - cost) ** 2 - 1, rel=1e-9)
