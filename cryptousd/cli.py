@@ -114,8 +114,8 @@ def _fetch_binance_vision(args, store) -> dict:
         dest=args.dest,
     )
     print(report.summary())
-    for name, why in report.failed.items():
-        print(f"failed  {name}: {why}")
+    for name, why in report.failed.items():  # each reason already names its file
+        print(f"failed  {why}" if why.startswith(name) else f"failed  {name}: {why}")
     added = import_archives(report, store, market=args.market) if report.files else 0
     print(f"{added:,d} new candles in {store.root}")
     result = {

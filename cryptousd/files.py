@@ -8,6 +8,7 @@ step, and the folder itself is flushed, so a crash leaves either the old file or
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -64,7 +65,20 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Pat
     return path
 
 
+def _strict(obj):
+    """NaN and infinities become null: strict JSON has no such numbers."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _strict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_strict(v) for v in obj]
+    if hasattr(obj, "item") and getattr(obj, "ndim", None) == 0:  # NumPy scalars
+        return _strict(obj.item())
+    return obj
+
+
 def write_json(path: str | os.PathLike, obj) -> Path:
-    """Write ``obj`` as indented JSON, atomically."""
-    text = json.dumps(obj, indent=2, default=str)
+    """Write ``obj`` as indented, strict JSON (NaN written as null), atomically."""
+    text = json.dumps(_strict(obj), indent=2, default=str, allow_nan=False)
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text))

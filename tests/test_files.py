@@ -80,3 +80,16 @@ def test_exchange_swaps_two_folders(tmp_path):
     (b / "x").write_text("b")
     assert model_folder._exchange(a, b)  # Linux: renameat2(RENAME_EXCHANGE)
     assert (a / "x").read_text() == "b" and (b / "x").read_text() == "a"
+
+
+def test_json_results_are_strict_json(tmp_path):
+    import json
+
+    import numpy as np
+
+    write_json(
+        tmp_path / "r.json", {"hit_rate": float("nan"), "x": [np.float64("inf"), np.float64(1.5)]}
+    )
+    text = (tmp_path / "r.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"hit_rate": None, "x": [None, 1.5]}
