@@ -111,8 +111,10 @@ class Scripted(Forecaster):
     def __init__(self, values, window: int = 1, horizon: int = 2):
         self.values, self.window, self.horizon = np.asarray(values, "float64"), window, horizon
 
-    def predict_cum(self, feats, logc, next_time_ns):
-        raise NotImplementedError
+    def predict_cum(
+        self, feats, logc, next_time_ns
+    ):  # the backtest batches through predict_origins
+        raise AssertionError("the backtest must forecast through predict_origins")
 
     def predict_origins(self, feats, logc, times_ns, origins, chunk=8192):
         return np.repeat(self.values[origins, None], self.horizon, axis=1)
