@@ -43,14 +43,10 @@ def replay_candles(replay: tuple[str, ...] = ()) -> tuple[pd.DataFrame, str]:
             where.source
         ), f"{where.source.root} (last {REPLAY_STORE_DAYS} days)"
     files = where.files()
-    name = (
-        "the bundled sample " + files[-1].name
-        if where.is_sample
-        else ", ".join(f.name for f in files[-1:])
-    )
-    if where.kind == "given":
-        return load_candles(files), ", ".join(f.name for f in files)
-    return load_candles(files[-1]), name
+    if where.kind != "given":  # a long history replays its last file only
+        files = files[-1:]
+    name = ", ".join(f.name for f in files)
+    return load_candles(files), ("the bundled sample " + name if where.is_sample else name)
 
 
 def make_source(
