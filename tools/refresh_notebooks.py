@@ -15,7 +15,7 @@ import nbformat
 import papermill as pm
 
 ROOT = Path(__file__).resolve().parents[1]
-NAMES = ["01-fetch-data", "02-build-candles", "03-train-lstm", "04-backtest", "05-live-dashboard"]
+NAMES = ["01-fetch-data", "02-build-candles", "03-train-lstm", "04-backtest", "06-live-dashboard"]
 
 
 def strip_papermill(path: Path) -> None:
