@@ -15,9 +15,7 @@ SYNC = ".venv/bin/jupytext --sync notebooks/*.py"
 
 
 def cells(nb) -> list[tuple[str, str, tuple]]:
-    return [
-        (c.cell_type, c.source.strip(), tuple(c.metadata.get("tags", ()))) for c in nb.cells
-    ]
+    return [(c.cell_type, c.source.strip(), tuple(c.metadata.get("tags", ()))) for c in nb.cells]
 
 
 def test_the_repository_pairs_every_notebook_with_a_percent_script():
@@ -47,3 +45,32 @@ def test_sync_check_notices_a_change(tmp_path):
     py = tmp_path / "x.py"
     py.write_text(ipynb.with_suffix(".py").read_text().replace("# %%", "# %%\nx = 1\n# %%", 1))
     assert cells(jupytext.read(py, fmt="py:percent")) != cells(nbformat.read(ipynb, 4))
+
+
+def outputs(nb):
+    return [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+
+
+@pytest.mark.parametrize("ipynb", IPYNBS, ids=lambda p: p.stem)
+def test_stored_notebook_reads_well_on_github(ipynb):
+    """Executed top to bottom, no errors, no progress bar frozen at its first state."""
+    nb = nbformat.read(ipynb, as_version=4)
+    counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
+    assert counts == list(range(1, len(counts) + 1)), (
+        f"{ipynb.name} was not run top to bottom: .venv/bin/python tools/refresh_notebooks.py "
+        f"{ipynb.stem[:2]}"
+    )
+    for o in outputs(nb):
+        assert o.output_type != "error", (ipynb.name, o.get("ename"), o.get("evalue"))
+        text = o.get("text", "") + o.get("data", {}).get("text/plain", "")
+        assert "0%|" not in text, f"{ipynb.name} stores a progress bar frozen at 0 %"
+
+
+def test_dashboard_notebook_shows_a_still_picture_where_widgets_cannot_run():
+    nb = nbformat.read(NOTEBOOKS_DIR / "06-live-dashboard.ipynb", as_version=4)
+    bundles = [
+        o.data
+        for o in outputs(nb)
+        if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+    ]
+    assert bundles and all(b.get("image/png", "").startswith("iVBOR") for b in bundles)
