@@ -284,6 +284,24 @@ def cmd_dashboard(args) -> dict:
     return serve_dashboard(port=args.port, open_browser=args.open)
 
 
+def cmd_serve(args) -> dict:
+    from .feed.server import FeedSettings, parse_symbols, serve_feed
+
+    settings = FeedSettings(
+        symbols=parse_symbols(args.symbols),
+        source=args.source,
+        replay=tuple(args.replay or ()),
+        speed=args.speed,
+        refresh_s=args.refresh,
+        host=args.host,
+        port=args.port,
+        token=args.token or os.environ.get("CRYPTOUSD_TOKEN") or None,
+        model=args.model,
+        queue_events=args.queue,
+    )
+    return serve_feed(settings)
+
+
 def cmd_bench(args) -> dict:
     import runpy
 
@@ -470,6 +488,20 @@ def build_parser() -> argparse.ArgumentParser:
     s = add("dashboard", cmd_dashboard, "serve the live dashboard with Voila on localhost")
     s.add_argument("--port", type=int, default=8866)
     s.add_argument("--open", action="store_true", help="open a browser tab")
+
+    v = add("serve", cmd_serve, "serve the live feed (HTTP API, SSE stream, page) to every viewer")
+    v.add_argument(
+        "--symbols", default=DEFAULT_SYMBOL, help="comma-separated, e.g. BTC/USD,ETH/USD"
+    )
+    v.add_argument("--source", choices=["auto", "exchange", "replay", "simulated"], default="auto")
+    v.add_argument("--replay", nargs="+", metavar="FILE", help="archive files or a store to replay")
+    v.add_argument("--speed", type=float, default=60.0, help="replay: market minutes per second")
+    v.add_argument("--refresh", type=float, default=1.0, help="seconds between polls (default 1)")
+    v.add_argument("--host", default="127.0.0.1", help="address to bind (others need --token)")
+    v.add_argument("--port", type=int, default=8000)
+    v.add_argument("--token", help="required from clients (default CRYPTOUSD_TOKEN)")
+    v.add_argument("--model", help=f"model folder or name (default {DEFAULT_MODEL} or per symbol)")
+    v.add_argument("--queue", type=int, default=256, help="events a client may lag before a drop")
 
     b = add("bench", cmd_bench, "run a benchmark and print its table")
     b.add_argument("which", choices=["data", "forecast", "evaluate", "live"])
