@@ -183,7 +183,10 @@ def create_app(hub: Hub, *, token: str | None = None) -> FastAPI:
                 feed.unsubscribe(sub)
 
         return EventSourceResponse(
-            events(), ping=15, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+            events(),
+            ping=15,
+            send_timeout=30,  # a send stuck behind a client that reads nothing gives up
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
