@@ -1,0 +1,61 @@
+"""The feed's static page in a real browser: Chromium (Playwright) against a real uvicorn."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from cryptousd.config import RUNS_DIR
+
+from .browser import CHROMIUM, browser_page
+from .feed_server import feed_server
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.timeout(300),
+    pytest.mark.skipif(
+        CHROMIUM is None and not os.environ.get("CI"),
+        reason="Chromium is not installed (apt-get install chromium); CI installs it",
+    ),
+]
+
+COUNTS_JS = "() => ({...document.getElementById('chart').dataset})"
+
+
+def test_the_page_draws_60_real_and_10_predicted_candles_and_keeps_updating():
+    assert CHROMIUM, "Chromium is missing: .ci/run must install Debian's chromium"
+    with feed_server(speed=5, refresh=0.2) as (url, _), browser_page() as page:
+        requests = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(url + "/", timeout=60_000)
+        page.wait_for_function(
+            "() => { const d = document.getElementById('chart').dataset;"
+            " return d.real === '60' && d.pred === '10'; }",
+            timeout=60_000,
+        )
+        first = page.evaluate(COUNTS_JS)
+        assert page.locator("#status").inner_text().startswith("REPLAY")
+        panel = page.locator("#panel").inner_text()
+        assert "Forecast close in 10 min" in panel and "P(up in 10 min)" in panel
+        assert "%" in page.locator("#pup").inner_text()
+        assert page.locator("#model").inner_text().startswith("lstm-direct")
+        page.wait_for_function(
+            f"() => document.getElementById('chart').dataset.last !== {first['last']!r}",
+            timeout=30_000,
+        )
+        again = page.evaluate(COUNTS_JS)
+        assert again["real"] == "60" and again["pred"] == "10"
+        assert again["last"] > first["last"]
+        # everything came from the feed itself: no CDN, no third party
+        assert requests and all(r.startswith(url) for r in requests), requests
+        RUNS_DIR.mkdir(exist_ok=True)
+        page.screenshot(path=str(RUNS_DIR / "feed-page.png"), full_page=True)
+
+
+def test_the_page_passes_its_token_on_to_the_api():
+    with feed_server("--token", "pg-token", speed=5) as (url, _), browser_page() as page:
+        page.goto(url + "/?token=pg-token", timeout=60_000)
+        page.wait_for_function(
+            "() => document.getElementById('chart').dataset.real === '60'", timeout=60_000
+        )
