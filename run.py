@@ -2,6 +2,7 @@
 """Set up the project's virtual environment when needed, then run a task. Needs only Python >= 3.11.
 
     python3 run.py dashboard      serve the live dashboard (http://127.0.0.1:8866/)
+    python3 run.py serve [ARGS]   serve the live feed to every viewer (http://127.0.0.1:8000/)
     python3 run.py test [ARGS]    run the whole test suite (ARGS go to pytest)
     python3 run.py notebooks [--quick]   re-run notebooks 01-04 headlessly
     python3 run.py bench          run every benchmark
@@ -70,6 +71,7 @@ def ensure_env() -> None:
 def main(argv: list[str]) -> int:
     tasks = {
         "dashboard": lambda a: [str(BIN / "cryptousd"), "dashboard", *a],
+        "serve": lambda a: [str(BIN / "cryptousd"), "serve", *a],
         "test": lambda a: [str(PY), "-m", "pytest", *a],
         "notebooks": lambda a: [str(BIN / "cryptousd"), "notebooks", *a],
         "lab": lambda a: [str(BIN / "jupyter"), "lab", "notebooks/", *a],

@@ -4,7 +4,9 @@ The view only renders; the session moves data; a daemon thread (the timer) calls
 ``render`` every ``refresh`` seconds. Settings come from the page's controls and, for unattended
 runs, from the environment: ``CRYPTOUSD_SOURCE`` (auto, exchange, yahoo, replay, simulated),
 ``CRYPTOUSD_REPLAY`` (files or a store folder, ``os.pathsep``-separated), ``CRYPTOUSD_REPLAY_SPEED``
-(minutes of market time per second), ``CRYPTOUSD_REFRESH_S``, ``CRYPTOUSD_MODEL``.
+(minutes of market time per second), ``CRYPTOUSD_REFRESH_S``, ``CRYPTOUSD_MODEL``. The source
+``feed`` draws what a running ``cryptousd serve`` streams (``CRYPTOUSD_FEED_URL``, default
+http://127.0.0.1:8000, and ``CRYPTOUSD_TOKEN`` when it needs one) and computes nothing itself.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class Settings:
     replay_speed: float = 60.0
     refresh_s: float = 1.0
     model: str | None = None
+    feed_url: str = "http://127.0.0.1:8000"
+    feed_token: str | None = None
 
     @classmethod
     def from_env(cls, env=os.environ) -> Settings:
@@ -52,6 +56,8 @@ class Settings:
             replay_speed=num("CRYPTOUSD_REPLAY_SPEED", 60.0),
             refresh_s=num("CRYPTOUSD_REFRESH_S", 1.0),
             model=env.get("CRYPTOUSD_MODEL") or None,
+            feed_url=env.get("CRYPTOUSD_FEED_URL") or cls.feed_url,
+            feed_token=env.get("CRYPTOUSD_TOKEN") or None,
         ).validated()
 
     def validated(self) -> Settings:
@@ -66,6 +72,8 @@ class Settings:
             raise DataError(
                 f"replay speed {self.replay_speed}: between 1 and 10000 minutes per second"
             )
+        if not self.feed_url.startswith(("http://", "https://")):
+            raise DataError(f"feed URL {self.feed_url!r}: must start with http:// or https://")
         return self
 
 
@@ -75,13 +83,9 @@ class Dashboard:
     """
 
     def __init__(self, settings: Settings | None = None):
-        from .forecast import load_forecaster
-        from .forecast.report import card_headline
-
         self.settings = (settings or Settings.from_env()).validated()
-        self.forecaster = load_forecaster(self.settings.model)
-        card = getattr(self.forecaster, "card", None)
-        self.model_line = card_headline(card) if card else self.forecaster.name
+        self.forecaster = None  # loaded with the first source that is not the feed
+        self.model_line = ""
         self.view = DashboardView()
         self.view.set_controls(self.settings)
         self.note = ""
@@ -103,6 +107,19 @@ class Dashboard:
 
     def _open(self, settings: Settings) -> tuple[LiveSession, str]:
         """A new session on the source ``settings`` name (slow: may probe the network; no lock)."""
+        if settings.source == "feed":  # the service's session, read over HTTP: no model here
+            from .feed.client import FeedSession
+
+            session = FeedSession(settings.feed_url, settings.symbol, token=settings.feed_token)
+            session.paused = bool(self.view.pause.value)
+            return session, ""
+        if self.forecaster is None:
+            from .forecast import load_forecaster
+            from .forecast.report import card_headline
+
+            self.forecaster = load_forecaster(self.settings.model)
+            card = getattr(self.forecaster, "card", None)
+            self.model_line = card_headline(card) if card else self.forecaster.name
         source, note = make_source(
             settings.source, settings.symbol, replay=settings.replay, speed=settings.replay_speed
         )
@@ -134,7 +151,8 @@ class Dashboard:
         with self._lock:
             old, self.settings = self.settings, new
             if opened is not None:
-                self.session, self.note = opened
+                stale, (self.session, self.note) = self.session, opened
+                getattr(stale, "close", lambda: None)()  # a feed reader stops its thread
             elif new.replay_speed != old.replay_speed and hasattr(self.session.source, "set_speed"):
                 self.session.source.set_speed(new.replay_speed)
 
@@ -151,8 +169,9 @@ class Dashboard:
             session = self.session
             session.tick()
             state = session.state()
+        model_line = getattr(session, "model_line", None) or self.model_line
         self.view.render(
-            state, describe=session.source.describe(), model_line=self.model_line, note=self.note
+            state, describe=session.source.describe(), model_line=model_line, note=self.note
         )
         ms = (time.perf_counter() - t0) * 1000
         self.render_ms.append(ms)

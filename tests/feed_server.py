@@ -25,10 +25,12 @@ def serve_command(port: int, *args: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def feed_server(*args: str, replay=SAMPLE_FILE, speed=30, refresh=0.2, timeout=120.0, env=None):
+def feed_server(
+    *args: str, replay=SAMPLE_FILE, speed=30, refresh=0.2, timeout=120.0, env=None, port=None
+):
     """Yield (base URL, process) of a feed replaying ``replay`` (the bundled sample) at ``speed``
     market minutes per second; extra ``args`` go to ``cryptousd serve``."""
-    port = free_port()
+    port = port or free_port()
     cmd = serve_command(
         port,
         "--source",

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -153,7 +153,6 @@ class FeedSession:
         self.forming: dict | None = None
         self.forecast: dict | None = None
         self.remote: dict = {}
-        self.model_line = ""
         self.last_id: str | None = None
         self.error: str | None = "connecting"
         self.retry_at: float | None = None
@@ -164,6 +163,7 @@ class FeedSession:
         self._stop = threading.Event()
         self._frame: pd.DataFrame | None = None
         self._fc: FeedForecast | None = None
+        self._shown: LiveState | None = None  # what a paused view keeps showing
         self._thread = threading.Thread(target=self._run, name="cryptousd-feed", daemon=True)
         if start:
             self._thread.start()
@@ -232,6 +232,12 @@ class FeedSession:
         self._stop.set()
 
     @property
+    def model_line(self) -> str:
+        """The model card's headline as the feed says it, with its note (e.g. trained on BTC)."""
+        line, note = self.remote.get("model_line", ""), self.remote.get("model_note", "")
+        return f"{line} — {note}" if note else line
+
+    @property
     def status(self) -> str:
         if self.paused:
             return "PAUSED"
@@ -240,6 +246,12 @@ class FeedSession:
         return self.remote.get("status", "FEED")
 
     def state(self) -> LiveState:
+        if self.paused and self._shown is not None:
+            return replace(self._shown, status="PAUSED")
+        self._shown = self._state()
+        return self._shown
+
+    def _state(self) -> LiveState:
         with self._lock:
             if self._frame is None:
                 self._frame = frame_from_json(list(self.candles))

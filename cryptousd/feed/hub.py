@@ -116,6 +116,8 @@ class SymbolFeed:
             "error": s.error,
             "next_retry_in": retry,
             "note": self.note,
+            "model_line": self.model_line,
+            "model_note": self.model_note,
             "scorecard": scorecard_json(s.scorecard),
         }
 

@@ -18,7 +18,7 @@ from .exchange import ExchangeSource
 from .replay import ReplaySource, SimulatedSource
 from .yahoo import YahooSource
 
-SOURCES = ("auto", "exchange", "yahoo", "replay", "simulated")
+SOURCES = ("auto", "exchange", "yahoo", "replay", "simulated", "feed")
 
 REPLAY_STORE_DAYS = (
     30  # a replay from the store plays its last month (7 hours at x60), not all of it
@@ -62,6 +62,11 @@ def make_source(
     """
     if kind not in SOURCES:
         raise DataError(f"source {kind!r}: choose one of {', '.join(SOURCES)}")
+    if kind == "feed":
+        raise DataError(
+            "the feed source reads a running `cryptousd serve` (CRYPTOUSD_FEED_URL); "
+            "the dashboard opens it, not make_source"
+        )
     if kind in ("replay", "simulated") and symbol != DEFAULT_SYMBOL:
         raise DataError(
             f"{symbol}: the {kind} source has BTC only; pick exchange or yahoo for {symbol}"
