@@ -59,3 +59,25 @@ def test_the_page_passes_its_token_on_to_the_api():
         page.wait_for_function(
             "() => document.getElementById('chart').dataset.real === '60'", timeout=60_000
         )
+
+
+def test_the_voila_dashboard_on_the_feed_source_draws_what_the_service_streams():
+    from .browser import STICKS_PER_MARK_JS, voila_server
+
+    with feed_server(speed=5) as (url, _):
+        env = {"CRYPTOUSD_SOURCE": "feed", "CRYPTOUSD_FEED_URL": url}
+        with voila_server(env_extra=env) as vurl, browser_page() as page:
+            page.goto(vurl, timeout=60_000)
+            page.wait_for_function(
+                "() => document.querySelectorAll('g.stick').length >= 70", timeout=90_000
+            )
+            counts = sorted(page.evaluate(STICKS_PER_MARK_JS))
+            assert 60 in counts and 10 in counts, counts
+            assert page.locator(".cu-status").inner_text().startswith("REPLAY")
+            assert "FEED " + url in page.inner_text("body")
+            time_1 = page.locator(".cu-time").inner_text()
+            page.wait_for_function(
+                "() => !document.querySelector('.cu-time').innerText"
+                f".includes({time_1!r}.split('\\t').pop())",
+                timeout=30_000,
+            )
