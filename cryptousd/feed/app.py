@@ -15,7 +15,7 @@ from typing import Annotated
 
 from fastapi import FastAPI, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import EventSourceResponse
 
 from .events import candles_json, forecast_json, num
 from .hub import Hub, SymbolFeed
@@ -171,14 +171,16 @@ def create_app(hub: Hub, *, token: str | None = None) -> FastAPI:
 
         async def events():
             try:
-                for ev in sub.backlog:
-                    yield ServerSentEvent(data=ev.data, event=ev.event, id=str(ev.id))
+                if sub.backlog:
+                    yield b"".join(ev.wire for ev in sub.backlog)
                 sub.backlog = []
                 while True:
-                    ev = await sub.queue.get()
-                    if ev is None:  # dropped: fell behind; the client reconnects with its id
+                    batch = [await sub.queue.get()]
+                    while not sub.queue.empty():  # what piled up goes out in one write
+                        batch.append(sub.queue.get_nowait())
+                    if batch[-1] is None:  # dropped: fell behind; it reconnects with its id
                         return
-                    yield ServerSentEvent(data=ev.data, event=ev.event, id=str(ev.id))
+                    yield b"".join(ev.wire for ev in batch)
             finally:
                 feed.unsubscribe(sub)
 

@@ -93,6 +93,15 @@ class Event:
     event: str  # candle | tick | forecast | state
     data: str  # JSON text
 
+    @property
+    def wire(self) -> bytes:
+        """The event as it goes on the socket (encoded once, however many clients get it)."""
+        cached = self.__dict__.get("_wire")
+        if cached is None:
+            cached = f"id: {self.id}\nevent: {self.event}\ndata: {self.data}\n\n".encode()
+            object.__setattr__(self, "_wire", cached)
+        return cached
+
     def payload(self) -> dict:
         return json.loads(self.data)
 
