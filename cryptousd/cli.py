@@ -298,6 +298,7 @@ def cmd_serve(args) -> dict:
         token=args.token or os.environ.get("CRYPTOUSD_TOKEN") or None,
         model=args.model,
         queue_events=args.queue,
+        websocket=not args.no_websocket,
     )
     return serve_feed(settings)
 
@@ -502,6 +503,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--token", help="required from clients (default CRYPTOUSD_TOKEN)")
     v.add_argument("--model", help=f"model folder or name (default {DEFAULT_MODEL} or per symbol)")
     v.add_argument("--queue", type=int, default=256, help="events a client may lag before a drop")
+    v.add_argument(
+        "--no-websocket",
+        action="store_true",
+        help="exchange: poll REST only, no trades by websocket",
+    )
 
     b = add("bench", cmd_bench, "run a benchmark and print its table")
     b.add_argument("which", choices=["data", "forecast", "evaluate", "live"])

@@ -33,6 +33,7 @@ class FeedSettings:
     token: str | None = None
     model: str | None = None
     queue_events: int = QUEUE_EVENTS
+    websocket: bool = True  # trades by websocket for the forming candle where the exchange has it
 
     def validated(self) -> FeedSettings:
         if self.source not in FEED_SOURCES:
@@ -85,6 +86,29 @@ def model_for(symbol: str, model: str | None = None) -> tuple[str, str]:
     return DEFAULT_MODEL, MODEL_NOTE.format(symbol=symbol)
 
 
+def with_websocket(source):
+    """An exchange source whose forming candle comes from websocket trades (ccxt.pro
+    ``watch_trades``) when the exchange offers them; any other source unchanged."""
+    from ..sources.exchange import ExchangeSource
+    from ..sources.stream import StreamingSource, TradeStream
+
+    if not isinstance(source, ExchangeSource):
+        return source
+    import ccxt.pro
+
+    cls = getattr(ccxt.pro, source.exchange, None)
+    if cls is None or not cls().has.get("watchTrades"):
+        return source
+
+    def make_client():
+        client = cls({"enableRateLimit": True})
+        if getattr(source.client, "markets", None):  # the REST client's markets: no reload
+            client.set_markets(list(source.client.markets.values()))
+        return client
+
+    return StreamingSource(source, TradeStream(make_client, source.symbol).start())
+
+
 def build_hub(settings: FeedSettings) -> Hub:
     """One live session per symbol (slow: loads models, may probe the exchange)."""
     from ..forecast import load_forecaster
@@ -95,6 +119,8 @@ def build_hub(settings: FeedSettings) -> Hub:
         source, note = make_source(
             settings.source, symbol, replay=settings.replay, speed=settings.speed
         )
+        if settings.websocket:
+            source = with_websocket(source)
         name, model_note = model_for(symbol, settings.model)
         forecaster = load_forecaster(name)
         card = getattr(forecaster, "card", None)
