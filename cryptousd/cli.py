@@ -495,7 +495,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--symbols", default=DEFAULT_SYMBOL, help="comma-separated, e.g. BTC/USD,ETH/USD"
     )
     v.add_argument("--source", choices=["auto", "exchange", "replay", "simulated"], default="auto")
-    v.add_argument("--replay", nargs="+", metavar="FILE", help="archive files or a store to replay")
+    v.add_argument(
+        "--replay",
+        nargs="+",
+        metavar="FILE",
+        help="archive files or a store to replay; SYMBOL=FILE for another symbol's own candles",
+    )
     v.add_argument("--speed", type=float, default=60.0, help="replay: market minutes per second")
     v.add_argument("--refresh", type=float, default=1.0, help="seconds between polls (default 1)")
     v.add_argument("--host", default="127.0.0.1", help="address to bind (others need --token)")

@@ -36,7 +36,7 @@ def feed_server(
         "--source",
         "replay",
         "--replay",
-        str(replay),
+        *([str(r) for r in replay] if isinstance(replay, (list, tuple)) else [str(replay)]),
         "--speed",
         str(speed),
         "--refresh",

@@ -109,6 +109,33 @@ def with_websocket(source):
     return StreamingSource(source, TradeStream(make_client, source.symbol).start())
 
 
+def split_replay(replay: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, list[str]]]:
+    """``--replay`` items: plain files (for BTC/USD) and ``SYMBOL=FILE`` ones for other symbols."""
+    plain, by_symbol = [], {}
+    for item in replay:
+        head, sep, tail = item.partition("=")
+        if sep and "/" in head and not head.startswith((".", "/")):
+            by_symbol.setdefault(normalise_symbol(head), []).append(tail)
+        else:
+            plain.append(item)
+    return tuple(plain), by_symbol
+
+
+def open_source(settings: FeedSettings, symbol: str):
+    """(source, note) for ``symbol``: a replay of that symbol's own files when given as
+    ``SYMBOL=FILE``, else what :func:`~cryptousd.sources.factory.make_source` opens."""
+    plain, by_symbol = split_replay(settings.replay)
+    if settings.source == "replay" and symbol in by_symbol:
+        from ..candle_files import load_candles
+        from ..sources.replay import ReplaySource
+
+        files = by_symbol[symbol]
+        name = ", ".join(os.path.basename(f) for f in files)
+        candles = load_candles(files if len(files) > 1 else files[0])
+        return ReplaySource(candles, speed=settings.speed, symbol=symbol, name=name), ""
+    return make_source(settings.source, symbol, replay=plain, speed=settings.speed)
+
+
 def build_hub(settings: FeedSettings) -> Hub:
     """One live session per symbol (slow: loads models, may probe the exchange)."""
     from ..forecast import load_forecaster
@@ -116,9 +143,7 @@ def build_hub(settings: FeedSettings) -> Hub:
 
     feeds = {}
     for symbol in settings.symbols:
-        source, note = make_source(
-            settings.source, symbol, replay=settings.replay, speed=settings.speed
-        )
+        source, note = open_source(settings, symbol)
         if settings.websocket:
             source = with_websocket(source)
         name, model_note = model_for(symbol, settings.model)

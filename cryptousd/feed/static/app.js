@@ -45,6 +45,7 @@ function showState(s) {
   setStatus(s.status);
   document.getElementById("source").textContent = s.source + (s.error ? ` (${s.error})` : "") +
     (s.note ? ` — ${s.note}` : "");
+  document.getElementById("model-note").textContent = s.model_note || "";
   const sc = s.scorecard;
   document.getElementById("score").textContent = sc.resolved
     ? `${sc.resolved} resolved; MAE ${fmt(sc.mae)} vs persistence ${fmt(sc.mae_persistence)}` +
