@@ -7,7 +7,7 @@ service dropped. Then Voila viewers: N kernels on the ``feed`` source against N 
 their total memory, and the upstream polls per minute.
 
     .venv/bin/python benchmarks/bench_feed.py [--clients 200] [--seconds 30] [--speed 10]
-        [--viewers 20]          (or: cryptousd bench feed)
+        [--viewers 20]
 """
 
 from __future__ import annotations
