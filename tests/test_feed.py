@@ -133,8 +133,9 @@ def test_bad_requests_get_json_errors_with_4xx(feed, path, params, status):
         assert r.json()["symbols"] == ["BTC/USD"]  # it lists the known ones
 
 
-def test_a_bad_last_event_id_is_refused(feed):
-    r = httpx.get(f"{feed}/api/stream", headers={"Last-Event-ID": "abc"})
+@pytest.mark.parametrize("bad", ["abc", "-1", "1e3", "9" * 19, "²"])
+def test_a_bad_last_event_id_is_refused(feed, bad):
+    r = httpx.get(f"{feed}/api/stream", params={"last_event_id": bad})
     assert r.status_code == 422 and "Last-Event-ID" in r.json()["detail"]
 
 

@@ -164,12 +164,12 @@ def create_app(hub: Hub, *, token: str | None = None) -> FastAPI:
         raw = last_event_id or request.query_params.get("last_event_id")
         last = None
         if raw not in (None, ""):
-            if not raw.isdigit() or len(raw) > 18:
+            if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
                 raise FeedError(422, f"Last-Event-ID {raw[:20]!r}: not an event id (digits)")
             last = int(raw)
-        sub = feed.subscribe(last)
 
         async def events():
+            sub = feed.subscribe(last)  # here, so that a stream never started leaves nothing
             try:
                 if sub.backlog:
                     yield b"".join(ev.wire for ev in sub.backlog)
