@@ -96,3 +96,10 @@ def test_the_dashboard_symbol_control_switches_the_stream(two):
         assert d.forecaster is None
     finally:
         d.session.close()
+
+
+def test_a_symbol_the_source_lacks_is_left_out_and_the_others_served():
+    with feed_server("--symbols", "BTC/USD,ETH/USD", speed=5) as (url, _):  # no ETH file given
+        assert list(httpx.get(f"{url}/healthz").json()["symbols"]) == ["BTC/USD"]
+        r = httpx.get(f"{url}/api/history", params={"symbol": "ETH/USD"})
+        assert r.status_code == 404 and r.json()["symbols"] == ["BTC/USD"]

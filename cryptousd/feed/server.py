@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 
 from ..config import DEFAULT_MODEL, DEFAULT_SYMBOL
-from ..errors import DataError
+from ..errors import CryptoUSDError, DataError
 from ..live import LiveSession
 from ..sources.factory import make_source
 from .app import create_app, normalise_symbol
@@ -137,17 +137,24 @@ def open_source(settings: FeedSettings, symbol: str):
 
 
 def build_hub(settings: FeedSettings) -> Hub:
-    """One live session per symbol (slow: loads models, may probe the exchange)."""
+    """One live session per symbol (slow: loads models, may probe the exchange). A symbol whose
+    source cannot be opened is left out with a line saying why, unless none can be."""
     from ..forecast import load_forecaster
     from ..forecast.report import card_headline
 
-    feeds = {}
+    feeds, models, skipped = {}, {}, []
     for symbol in settings.symbols:
-        source, note = open_source(settings, symbol)
+        try:
+            source, note = open_source(settings, symbol)
+        except CryptoUSDError as exc:
+            skipped.append(f"{symbol}: {exc}")
+            continue
         if settings.websocket:
             source = with_websocket(source)
         name, model_note = model_for(symbol, settings.model)
-        forecaster = load_forecaster(name)
+        if name not in models:  # symbols sharing a model share one copy of it
+            models[name] = load_forecaster(name)
+        forecaster = models[name]
         card = getattr(forecaster, "card", None)
         session = LiveSession(source, forecaster, keep=HISTORY_KEEP)
         feeds[symbol] = SymbolFeed(
@@ -159,6 +166,10 @@ def build_hub(settings: FeedSettings) -> Hub:
             refresh_s=settings.refresh_s,
             queue_events=settings.queue_events,
         )
+    if not feeds:
+        raise DataError("no symbol could be served: " + "; ".join(skipped))
+    for line in skipped:
+        print(f"left out {line}", flush=True)
     return Hub(feeds)
 
 
