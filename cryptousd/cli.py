@@ -421,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="model folder (default models/lstm-VARIANT)")
 
     for name, func, help_ in (
-        ("evaluate", cmd_evaluate, "walk-forward evaluation of a model against the baselines"),
+        ("evaluate", cmd_evaluate, "rolling-origin evaluation of a frozen model vs the baselines"),
         ("backtest", cmd_backtest, "trading backtest with fees of a model and the baselines"),
     ):
         e = add(name, func, help_)
