@@ -7,6 +7,9 @@ closed are scored against what happened, beside persistence. A failing source ne
 ``tick``: the session records the error, backs off exponentially and retries.
 
 Memory is bounded: the session keeps ``keep`` candles and at most ``horizon`` pending forecasts.
+Each closed candle also updates the streaming indicators (:mod:`cryptousd.indicators`, O(1) per
+candle, equal to the batch form over the candles this session has seen); ``state().indicators``
+holds their values on the shown candles.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from .candles import fill_gaps
 from .config import INTERVAL_NS, OHLCV
 from .errors import CryptoUSDError, SourceError
 from .forecast.base import Forecast, Forecaster
+from .indicators import COLUMNS as INDICATOR_COLUMNS
+from .indicators import IndicatorParams, StreamingIndicators
 from .sources.base import Source
 from .sources.replay import ReplayFinished
 from .times import index_ns
@@ -87,6 +92,7 @@ class LiveState:
     next_retry_in: float | None
     last_update: float | None  # monotonic time of the last successful poll
     scorecard: Scorecard = field(default_factory=Scorecard)
+    indicators: pd.DataFrame | None = None  # indicator values on ``candles``' index (or None)
 
 
 class LiveSession:
@@ -103,6 +109,7 @@ class LiveSession:
         max_forecasts_per_tick: int = 10,
         backoff_s: tuple[float, float] = (1.0, 60.0),
         clock: Callable[[], float] = time.monotonic,
+        indicators: IndicatorParams | bool | None = True,
     ):
         self.source = source
         self.forecaster = forecaster
@@ -128,6 +135,10 @@ class LiveSession:
         self.finished = False
         self.forecast_ms: deque[float] = deque(maxlen=500)
         self.errors_seen = 0
+        params = indicators if isinstance(indicators, IndicatorParams) else None
+        self.indicators = StreamingIndicators(params) if indicators else None
+        self.indicator_rows: deque[tuple] = deque(maxlen=self.keep)  # (open_time, values...)
+        self._indicator_frame: pd.DataFrame | None = None
 
     # the loop body ---------------------------------------------------------------------------
     def tick(self) -> TickResult:
@@ -180,8 +191,32 @@ class LiveSession:
             # a hole the source could not backfill: flat candles at the previous close, volume 0
             frame = fill_gaps(frame)[0][OHLCV]
         scored = self._score(frame)
+        if self.indicators is not None:
+            new = frame if not len(self.candles) else frame[frame.index > self.candles.index[-1]]
+            self._update_indicators(new)
         self.candles = frame.iloc[-self.keep :]
         return scored
+
+    def _update_indicators(self, new: pd.DataFrame) -> None:
+        values = new[OHLCV].to_numpy("float64")
+        for t, row in zip(new.index, values, strict=True):
+            d = self.indicators.update(*map(float, row))
+            self.indicator_rows.append((t, *(d[c] for c in INDICATOR_COLUMNS)))
+        self._indicator_frame = None
+
+    def indicator_frame(self, last: int | None = None) -> pd.DataFrame | None:
+        """The streaming indicators' values on the last ``last`` kept candles (all if None)."""
+        if self.indicators is None:
+            return None
+        if self._indicator_frame is None:
+            rows = list(self.indicator_rows)
+            self._indicator_frame = pd.DataFrame(
+                [r[1:] for r in rows],
+                index=pd.DatetimeIndex([r[0] for r in rows], tz="UTC", name="open_time"),
+                columns=INDICATOR_COLUMNS,
+                dtype="float64",
+            )
+        return self._indicator_frame if last is None else self._indicator_frame.iloc[-last:]
 
     def _forecast_new(self, n_new: int) -> int:
         made = 0
@@ -239,4 +274,5 @@ class LiveSession:
             retry,
             self.last_update,
             self.scorecard,
+            self.indicator_frame(self.window),
         )
