@@ -137,7 +137,10 @@ class LiveSession:
         self.errors_seen = 0
         params = indicators if isinstance(indicators, IndicatorParams) else None
         self.indicators = StreamingIndicators(params) if indicators else None
-        self.indicator_rows: deque[tuple] = deque(maxlen=self.keep)  # (open_time, values...)
+        # the values on the kept candles: rows [_ind_start, _ind_end) of a buffer twice as long,
+        # compacted when full (amortised O(1) per candle)
+        self._ind_buf = np.full((2 * self.keep, len(INDICATOR_COLUMNS)), np.nan)
+        self._ind_start = self._ind_end = 0
         self._indicator_frame: pd.DataFrame | None = None
 
     # the loop body ---------------------------------------------------------------------------
@@ -192,30 +195,37 @@ class LiveSession:
             frame = fill_gaps(frame)[0][OHLCV]
         scored = self._score(frame)
         if self.indicators is not None:
-            new = frame if not len(self.candles) else frame[frame.index > self.candles.index[-1]]
-            self._update_indicators(new)
+            first_new = (
+                frame.index.searchsorted(self.candles.index[-1], "right")
+                if len(self.candles)
+                else 0
+            )
+            self._update_indicators(frame[OHLCV].to_numpy("float64")[first_new:])
         self.candles = frame.iloc[-self.keep :]
         return scored
 
-    def _update_indicators(self, new: pd.DataFrame) -> None:
-        values = new[OHLCV].to_numpy("float64")
-        for t, row in zip(new.index, values, strict=True):
-            d = self.indicators.update(*map(float, row))
-            self.indicator_rows.append((t, *(d[c] for c in INDICATOR_COLUMNS)))
+    def _update_indicators(self, ohlcv: np.ndarray) -> None:
+        """Feed the newly closed candles (rows of OHLCV) to the streaming indicators."""
+        for row in ohlcv.tolist():
+            d = self.indicators.update(*row)
+            if self._ind_end == len(self._ind_buf):  # full: keep the last keep - 1 rows
+                kept = self._ind_buf[self._ind_end - self.keep + 1 : self._ind_end].copy()
+                self._ind_buf[: len(kept)] = kept
+                self._ind_start, self._ind_end = 0, len(kept)
+            self._ind_buf[self._ind_end] = [d[c] for c in INDICATOR_COLUMNS]
+            self._ind_end += 1
+            self._ind_start = max(self._ind_start, self._ind_end - self.keep)
         self._indicator_frame = None
 
     def indicator_frame(self, last: int | None = None) -> pd.DataFrame | None:
-        """The streaming indicators' values on the last ``last`` kept candles (all if None)."""
+        """The streaming indicators' values on the last ``last`` kept candles (all if None);
+        the same index as those candles."""
         if self.indicators is None:
             return None
         if self._indicator_frame is None:
-            rows = list(self.indicator_rows)
-            self._indicator_frame = pd.DataFrame(
-                [r[1:] for r in rows],
-                index=pd.DatetimeIndex([r[0] for r in rows], tz="UTC", name="open_time"),
-                columns=INDICATOR_COLUMNS,
-                dtype="float64",
-            )
+            values = self._ind_buf[self._ind_start : self._ind_end].copy()
+            index = self.candles.index[len(self.candles) - len(values) :]
+            self._indicator_frame = pd.DataFrame(values, index=index, columns=INDICATOR_COLUMNS)
         return self._indicator_frame if last is None else self._indicator_frame.iloc[-last:]
 
     def _forecast_new(self, n_new: int) -> int:
