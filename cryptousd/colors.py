@@ -12,3 +12,7 @@ GUIDE = "#b0bec5"  # fixed reference lines (RSI 30 / 70, MACD zero)
 MACD = "#1e88e5"  # the MACD line; its histogram bars are UP / DOWN by sign
 SIGNAL = "#fb8c00"  # the MACD signal line
 BOLLINGER = "#8d6e63"  # Bollinger bands over the candles
+DIRECTION_MLP = "#8e24aa"  # the direction classifiers and their baselines (reliability, scores)
+DIRECTION_LSTM = "#00897b"
+LOGISTIC = "#f4511e"
+MAJORITY = "#757575"

@@ -28,6 +28,7 @@ from .sources.factory import SOURCES
 
 SPEEDS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1200, 3000, 10000)  # replay minutes per second
 SYMBOLS = ("BTC/USD", "ETH/USD")
+PUP_SOURCES = ("forecaster", "classifier (mlp)", "classifier (lstm)")
 PANES = ("RSI", "MACD", "Bollinger", "Volatility")  # the indicator switches, all on at first
 PANE_MARGIN = {"top": 8, "bottom": 25, "left": 85, "right": 20}  # left as the price chart's
 STATUS_COLOURS = {
@@ -167,6 +168,12 @@ class DashboardView:
             description="Replay ×",
             tooltip="minutes of market time per second",
         )
+        self.pup_source = w.Dropdown(
+            options=PUP_SOURCES,
+            value=PUP_SOURCES[0],
+            description="P(up) from",
+            tooltip="the forecaster's P(up), or a direction classifier's (models/direction-*)",
+        )
         self.pause = w.ToggleButton(
             description="Pause", icon="pause", tooltip="pause or resume the live loop"
         )
@@ -183,7 +190,15 @@ class DashboardView:
         for box in self.pane_switch.children:
             box.observe(self._switch_pane, "value")
         controls = w.HBox(
-            [self.symbol, self.source, self.refresh, self.speed, self.pause, self.pane_switch],
+            [
+                self.symbol,
+                self.source,
+                self.refresh,
+                self.speed,
+                self.pause,
+                self.pup_source,
+                self.pane_switch,
+            ],
             layout=w.Layout(flex_flow="row wrap", gap="6px"),
         )
         charts = w.VBox(
@@ -296,7 +311,15 @@ class DashboardView:
             self.speed.options = tuple(sorted({*self.speed.options, settings.replay_speed}))
         self.speed.value = settings.replay_speed
 
-    def render(self, state: LiveState, *, describe: str, model_line: str, note: str = "") -> None:
+    def render(
+        self,
+        state: LiveState,
+        *,
+        describe: str,
+        model_line: str,
+        note: str = "",
+        classifier: tuple[str, dict] | None = None,
+    ) -> None:
         c = state.candles
         fc = state.forecast
         self.header.value = header_html(state.status, describe, note)
@@ -370,7 +393,10 @@ class DashboardView:
                 self.sx.max = _naive(pd.DatetimeIndex([t_end]))[0]
             self.now_line.x = _naive(pd.DatetimeIndex([t_now, t_now]))
         self.panel.value = panel_html(
-            state, model_line=model_line, volatility=self.shown("Volatility")
+            state,
+            model_line=model_line,
+            volatility=self.shown("Volatility"),
+            classifier=classifier,
         )
 
 
@@ -407,8 +433,17 @@ def _row(label: str, value: str, cls: str = "") -> str:
     )
 
 
-def panel_html(state: LiveState, *, model_line: str, volatility: bool = True) -> str:
-    """The side panel as HTML (plain text values; every class name is a hook for tests)."""
+def panel_html(
+    state: LiveState,
+    *,
+    model_line: str,
+    volatility: bool = True,
+    classifier: tuple[str, dict] | None = None,
+) -> str:
+    """The side panel as HTML (plain text values; every class name is a hook for tests).
+
+    ``classifier``: (its label, {horizon: P(up)}) when P(up) comes from a direction classifier.
+    """
     c, fc, sc = state.candles, state.forecast, state.scorecard
     rows = []
     if len(c):
@@ -441,7 +476,20 @@ def panel_html(state: LiveState, *, model_line: str, volatility: bool = True) ->
                 "cu-interval",
             )
         )
-        rows.append(_row(f"P(up in {h} min)", f"{fc.p_up:.1%}", "cu-pup"))
+        if classifier is None:
+            rows.append(_row(f"P(up in {h} min)", f"{fc.p_up:.1%}", "cu-pup"))
+            rows.append(
+                _row("P(up) from", f"the forecaster ({html.escape(fc.model)})", "cu-pup-from")
+            )
+        else:
+            label, p = classifier
+            shown = " · ".join(
+                f"{k} min {v:.1%}" if np.isfinite(v) else f"{k} min –" for k, v in p.items()
+            )
+            rows.append(_row(f"P(up in {h} min)", f"{p.get(h, np.nan):.1%}", "cu-pup"))
+            rows.append(
+                _row("P(up) from", f"classifier {html.escape(label)}: {shown}", "cu-pup-from")
+            )
         rows.append(_row("Forecast latency", f"{fc.elapsed_ms:.2f} ms", "cu-latency"))
     ind = getattr(state, "indicators", None)
     if volatility and ind is not None and len(ind):

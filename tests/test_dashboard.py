@@ -185,3 +185,21 @@ def test_indicator_panes_draw_the_sessions_indicators_and_switch_off(dash):
     assert not v.bollinger.visible and "cu-vol" not in v.panel.value
     v.pane_switch.children[0].value = True  # shown again at once, without waiting for a candle
     assert v.rsi_fig.layout.display is None and len(v.rsi_line.x) == 60
+
+
+def test_p_up_from_the_direction_classifier_and_the_panel_says_which(dash, real_candles):
+    from cryptousd.forecast.direction import load_classifier
+
+    dash.step()
+    assert "the forecaster (lstm-direct-btcusdt-1m)" in dash.view.panel.value
+    dash.view.pup_source.value = "classifier (lstm)"
+    for _ in range(2):
+        dash.step()
+    panel = dash.view.panel.value
+    assert "classifier direction-btcusdt-1m (lstm)" in panel
+    want = load_classifier(None, "lstm").p_up(dash.session.candles)[10]
+    assert f"{want:.1%}" in panel.split("cu-pup'")[1].split("</tr>")[0]
+    s = Settings.from_env({"CRYPTOUSD_CLASSIFIER": "direction-btcusdt-1m:mlp"})
+    assert (s.classifier, s.classifier_kind) == ("direction-btcusdt-1m", "mlp")
+    with pytest.raises(DataError, match="choose mlp or lstm"):
+        Settings.from_env({"CRYPTOUSD_CLASSIFIER": "x:forest"})
