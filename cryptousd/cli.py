@@ -354,12 +354,6 @@ def cmd_backtest(args) -> dict:
             "give --hold between 1 and the model's horizon (default 10)"
         )
     candles, paths = _load_data(args.data)
-    if args.task == "direction" or (args.task is None and _is_direction_model(args.model)):
-        if args.task == "direction" and not args.model:
-            from .forecast.direction import DEFAULT_CLASSIFIER
-
-            args.model = DEFAULT_CLASSIFIER
-        return _evaluate_direction(args, candles, paths)
     model = load_forecaster(args.model)
     forecasters = {model.name: model, **load_baselines(args.model)}
     report = backtest_all(
