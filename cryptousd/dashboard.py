@@ -174,7 +174,9 @@ class Dashboard:
             return None
         key = (state.candles.index[-1], clf.label)
         if self._classified is None or self._classified[0] != key:
-            self._classified = (key, (clf.label, clf.p_up(self.session.candles)))
+            session = self.session
+            p = clf.p_up(session.candles, session.indicator_frame())
+            self._classified = (key, (clf.label, p))
         return self._classified[1]
 
     def _toggle_pause(self, change) -> None:

@@ -197,7 +197,8 @@ def test_p_up_from_the_direction_classifier_and_the_panel_says_which(dash, real_
         dash.step()
     panel = dash.view.panel.value
     assert "classifier direction-btcusdt-1m (lstm)" in panel
-    want = load_classifier(None, "lstm").p_up(dash.session.candles)[10]
+    session = dash.session
+    want = load_classifier(None, "lstm").p_up(session.candles, session.indicator_frame())[10]
     assert f"{want:.1%}" in panel.split("cu-pup'")[1].split("</tr>")[0]
     s = Settings.from_env({"CRYPTOUSD_CLASSIFIER": "direction-btcusdt-1m:mlp"})
     assert (s.classifier, s.classifier_kind) == ("direction-btcusdt-1m", "mlp")

@@ -139,3 +139,17 @@ def test_cli_evaluates_a_direction_model_on_the_sample(tiny_model, tmp_path, cap
     assert set(result["results"]) == {"mlp", "lstm", "logistic", "majority"}
     assert result["results"]["lstm"]["10"]["direction_ci_method"].startswith("moving-block")
     assert "does not beat" in capsys.readouterr().out or "beats" in json.dumps(result["verdict"])
+
+
+def test_p_up_from_a_sessions_streaming_indicators_matches_the_full_history(real_candles):
+    """A live session keeps 130 candles but its streaming indicators remember the rest."""
+    from cryptousd.indicators import indicator_frame
+
+    clf = load_classifier(None, "lstm")
+    c = real_candles.iloc[:2000]
+    full = indicator_frame(c)
+    kept = clf.p_up(c.iloc[-130:], full.iloc[-130:])
+    assert kept == pytest.approx(clf.p_up(c), abs=1e-4)
+    assert clf.p_up(c.iloc[:50]) == {1: pytest.approx(np.nan, nan_ok=True)} | {
+        10: pytest.approx(np.nan, nan_ok=True)
+    }

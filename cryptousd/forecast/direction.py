@@ -52,10 +52,14 @@ DEFAULT_CLASSIFIER = "direction-btcusdt-1m"
 KINDS = ("mlp", "lstm")
 
 
-def direction_features(candles: pd.DataFrame) -> np.ndarray:
-    """(N, len(DIRECTION_FEATURES)) float64 features of a candle frame; NaN in warm-up rows."""
+def direction_features(candles: pd.DataFrame, indicators: pd.DataFrame | None = None) -> np.ndarray:
+    """(N, len(DIRECTION_FEATURES)) float64 features of a candle frame; NaN in warm-up rows.
+
+    ``indicators``: the candles' indicator values when already known (a live session's streaming
+    ones, which carry the history before the kept candles); computed from ``candles`` if None.
+    """
     c = candles["close"].to_numpy("float64")
-    ind = indicator_frame(candles)
+    ind = indicator_frame(candles) if indicators is None else indicators
     tod_sin, tod_cos = time_of_day(index_ns(candles.index))
     with np.errstate(divide="ignore", invalid="ignore"):
         cols = [
@@ -215,12 +219,19 @@ class DirectionClassifier:
             return self.net(mlp_inputs(z, origins))
         return sigmoid(self.net(lstm_inputs(z, origins)))
 
-    def p_up(self, candles: pd.DataFrame) -> dict[int, float]:
-        """P(up) at each horizon after the last candle of ``candles`` (all closed)."""
+    def p_up(
+        self, candles: pd.DataFrame, indicators: pd.DataFrame | None = None
+    ) -> dict[int, float]:
+        """P(up) at each horizon after the last candle of ``candles`` (all closed).
+
+        ``indicators``: their values on ``candles``' index, e.g. a live session's streaming ones
+        (which remember the candles it no longer keeps); else computed from ``candles``.
+        """
         if len(candles) < self.needs:
             return {h: float("nan") for h in self.horizons}
         tail = candles.iloc[-max(self.needs, 200) :]
-        z = self.scaler.transform(direction_features(tail))
+        ind = None if indicators is None else indicators.loc[tail.index]
+        z = self.scaler.transform(direction_features(tail, ind))
         p = self.predict_origins(z, np.array([len(z) - 1]))[0]
         return {h: float(v) for h, v in zip(self.horizons, p, strict=True)}
 
