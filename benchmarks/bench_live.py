@@ -7,7 +7,9 @@ time from opening the page to the first chart drawn.
 
 Also the same tick with the indicators on (streaming update per closed candle, the RSI and MACD
 panes and the Bollinger bands drawn) and off (``LiveSession(indicators=False)``, panes switched
-off), alternating in one process so both see the same machine state.
+off), alternating in one process so both see the same machine state; that table alone:
+
+    .venv/bin/python benchmarks/bench_live.py --indicators
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from .colors import (
     SIGNAL,
     UP,
 )
+from .indicators import COLUMNS as INDICATOR_COLUMNS
 from .live import LiveState
 from .sources.factory import SOURCES
 
@@ -286,21 +287,26 @@ class DashboardView:
         """Draw the switched-on indicator panes from a frame of :mod:`cryptousd.indicators`
         columns (the session's streaming values on the shown candles)."""
         x = _naive(ind.index)
+        values = ind.to_numpy()  # columns by position: selecting lists of names is slow
+
+        def col(*names):
+            return values[:, [INDICATOR_COLUMNS.index(n) for n in names]].T
+
         if self.shown("Bollinger"):
             with self.bollinger.hold_sync():
                 self.bollinger.x = x
-                self.bollinger.y = ind[["bb_upper", "bb_mid", "bb_lower"]].to_numpy().T
+                self.bollinger.y = col("bb_upper", "bb_mid", "bb_lower")
         if self.shown("RSI"):
             with self.rsi_line.hold_sync():
-                self.rsi_line.x, self.rsi_line.y = x, ind["rsi"].to_numpy()
+                self.rsi_line.x, self.rsi_line.y = x, col("rsi")[0]
         if self.shown("MACD"):
-            hist = ind["macd_hist"].fillna(0.0).to_numpy()
+            hist = np.nan_to_num(col("macd_hist")[0])
             for mark, part in ((self.macd_up, hist > 0), (self.macd_down, hist < 0)):
                 with mark.hold_sync():
                     mark.x, mark.y = x, np.where(part, hist, 0.0)
             with self.macd_lines.hold_sync():
                 self.macd_lines.x = x
-                self.macd_lines.y = ind[["macd", "macd_signal"]].to_numpy().T
+                self.macd_lines.y = col("macd", "macd_signal")
 
     def set_controls(self, settings) -> None:
         """Show ``settings`` (a :class:`cryptousd.dashboard.Settings`) in the controls."""
@@ -367,10 +373,10 @@ class DashboardView:
             ind is not None
             and len(ind)
             and self.shown("Bollinger")
-            and ind["bb_lower"].notna().any()
+            and np.isfinite(ind["bb_lower"].to_numpy()).any()
         ):
-            lows.append(ind["bb_lower"].min())
-            highs.append(ind["bb_upper"].max())
+            lows.append(np.nanmin(ind["bb_lower"].to_numpy()))
+            highs.append(np.nanmax(ind["bb_upper"].to_numpy()))
         if f is not None:
             lows.append(f["low"])
             highs.append(f["high"])
@@ -493,7 +499,7 @@ def panel_html(
         rows.append(_row("Forecast latency", f"{fc.elapsed_ms:.2f} ms", "cu-latency"))
     ind = getattr(state, "indicators", None)
     if volatility and ind is not None and len(ind):
-        last = ind.iloc[-1]
+        last = dict(zip(INDICATOR_COLUMNS, ind.to_numpy()[-1], strict=True))
         vol = last["volatility"]
         rows.append(
             _row(

@@ -33,6 +33,8 @@ from .sources.base import Source
 from .sources.replay import ReplayFinished
 from .times import index_ns
 
+_INDICATOR_INDEX = pd.Index(INDICATOR_COLUMNS)  # built once: a frame per tick reuses it
+
 
 @dataclass
 class Scorecard:
@@ -225,7 +227,7 @@ class LiveSession:
         if self._indicator_frame is None:
             values = self._ind_buf[self._ind_start : self._ind_end].copy()
             index = self.candles.index[len(self.candles) - len(values) :]
-            self._indicator_frame = pd.DataFrame(values, index=index, columns=INDICATOR_COLUMNS)
+            self._indicator_frame = pd.DataFrame(values, index=index, columns=_INDICATOR_INDEX)
         return self._indicator_frame if last is None else self._indicator_frame.iloc[-last:]
 
     def _forecast_new(self, n_new: int) -> int:
