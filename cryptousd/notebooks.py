@@ -52,7 +52,7 @@ def parameters(quick: bool, runs_dir: Path = RUNS_DIR) -> dict[str, dict]:
             "val_range": list(val),
             "test_range": list(test),
             "epochs": 2,
-            "stride": 30,
+            "stride": 31,
             "calib_stride": 10,
             "eval_stride": 10,
             "out_dir": models,

@@ -11,7 +11,7 @@ import sys
 
 from .config import NOTEBOOKS_DIR, PROJECT_ROOT
 
-DASHBOARD_NOTEBOOK = NOTEBOOKS_DIR / "05-live-dashboard.ipynb"
+DASHBOARD_NOTEBOOK = NOTEBOOKS_DIR / "06-live-dashboard.ipynb"
 
 
 def voila_command(port: int = 8866, *, no_browser: bool = True, ip: str = "127.0.0.1") -> list[str]:

@@ -1,7 +1,9 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: tags,-all
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -134,10 +136,14 @@ print(json.dumps(split, indent=1))
 
 # %%
 idx = candles.index
-tr = np.arange(idx.searchsorted(pd.Timestamp(split["train"][0], tz="UTC")) + 60,
-               idx.searchsorted(pd.Timestamp(split["train"][1], tz="UTC")) - 1)
-te = np.arange(idx.searchsorted(pd.Timestamp(split["test"][0], tz="UTC")),
-               idx.searchsorted(pd.Timestamp(split["test"][1], tz="UTC")) - 1)
+tr = np.arange(
+    idx.searchsorted(pd.Timestamp(split["train"][0], tz="UTC")) + 60,
+    idx.searchsorted(pd.Timestamp(split["train"][1], tz="UTC")) - 1,
+)
+te = np.arange(
+    idx.searchsorted(pd.Timestamp(split["test"][0], tz="UTC")),
+    idx.searchsorted(pd.Timestamp(split["test"][1], tz="UTC")) - 1,
+)
 ret1 = direction_targets(candles["close"].to_numpy(), (1,))[:, 0]
 y1 = labels(ret1)[:, None]
 train_up = float((y1[tr] == 1).sum() / (y1[tr] >= 0).sum())
@@ -150,15 +156,17 @@ for col in tested:
     xs = np.nan_to_num((x - mu) / sd)
     lr = LogisticRegression.fit(xs[tr], y1[tr])
     s = direction_scores(lr(xs[te])[:, 0], ret1[te], 1, 1, train_up, {})
-    rows.append({
-        "indicator": col,
-        "accuracy": s["direction_accuracy"],
-        "ci_low": s["direction_ci_low"],
-        "ci_high": s["direction_ci_high"],
-        "majority": s["direction_majority_baseline"],
-        "brier_skill": s["brier_skill"],
-        "auc": s["roc_auc"],
-    })
+    rows.append(
+        {
+            "indicator": col,
+            "accuracy": s["direction_accuracy"],
+            "ci_low": s["direction_ci_low"],
+            "ci_high": s["direction_ci_high"],
+            "majority": s["direction_majority_baseline"],
+            "brier_skill": s["brier_skill"],
+            "auc": s["roc_auc"],
+        }
+    )
 per_indicator = pd.DataFrame(rows).set_index("indicator")
 per_indicator.round(4)
 
@@ -168,8 +176,9 @@ per_indicator.round(4)
 # indicators, one may pass by luck.
 
 # %%
-passes = per_indicator[(per_indicator.ci_low > per_indicator.majority)
-                       & (per_indicator.brier_skill > 0)]
+passes = per_indicator[
+    (per_indicator.ci_low > per_indicator.majority) & (per_indicator.brier_skill > 0)
+]
 print(f"{len(passes)} of {len(per_indicator)} indicators pass:", ", ".join(passes.index) or "none")
 
 # %% [markdown]
@@ -181,24 +190,48 @@ print(f"{len(passes)} of {len(per_indicator)} indicators pass:", ", ".join(passe
 
 # %%
 card = train_direction(
-    candles, out, split=split, epochs=epochs, lstm_stride=lstm_stride, eval_stride=eval_stride,
-    verbose=False, command="notebooks/05-indicators-direction",
+    candles,
+    out,
+    split=split,
+    epochs=epochs,
+    lstm_stride=lstm_stride,
+    eval_stride=eval_stride,
+    verbose=False,
+    command="notebooks/05-indicators-direction",
 )
 print("NumPy vs Keras, largest difference of P(up):", card["numpy_keras_max_abs_diff"])
 print("default kind (lower validation log loss):", card["default_kind"])
 
 # %%
 test = card["test_metrics"]
-table = pd.DataFrame([
-    {"model": m, "horizon": int(h), **{k: r[k] for k in (
-        "direction_accuracy", "direction_ci_low", "direction_ci_high",
-        "direction_majority_baseline", "log_loss", "log_loss_base", "brier_skill", "roc_auc")}}
-    for m, by_h in test["results"].items() for h, r in by_h.items()
-]).set_index(["model", "horizon"])
+table = pd.DataFrame(
+    [
+        {
+            "model": m,
+            "horizon": int(h),
+            **{
+                k: r[k]
+                for k in (
+                    "direction_accuracy",
+                    "direction_ci_low",
+                    "direction_ci_high",
+                    "direction_majority_baseline",
+                    "log_loss",
+                    "log_loss_base",
+                    "brier_skill",
+                    "roc_auc",
+                )
+            },
+        }
+        for m, by_h in test["results"].items()
+        for h, r in by_h.items()
+    ]
+).set_index(["model", "horizon"])
 table.round(4)
 
 # %%
-fig = plots.direction_reliability(test, title=f"test range {test['start'][:10]} .. {test['end'][:10]}")
+span = f"test range {test['start'][:10]} .. {test['end'][:10]}"
+fig = plots.direction_reliability(test, title=span)
 
 # %% [markdown]
 # ## 5. What the numbers say
