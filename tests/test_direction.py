@@ -116,6 +116,10 @@ def test_the_shipped_model_folder_is_small_honest_and_loads_without_tensorflow()
         assert "baseline" in card["verdict"][k]
     r = card["test_metrics"]["results"]["mlp"]["1"]
     assert r["direction_ci_low"] < r["direction_accuracy"] < r["direction_ci_high"]
+    from cryptousd import ModelError, load_forecaster
+
+    with pytest.raises(ModelError, match="is a direction classifier, not a forecaster"):
+        load_forecaster("direction-btcusdt-1m")
     code = (
         "import sys; from cryptousd.forecast.direction import load_classifier; "
         "from cryptousd.locate import SAMPLE_FILE; from cryptousd import load_candles; "
