@@ -4,8 +4,9 @@ The view only renders; the session moves data; a daemon thread (the timer) calls
 ``render`` every ``refresh`` seconds. Settings come from the page's controls and, for unattended
 runs, from the environment: ``CRYPTOUSD_SOURCE`` (auto, exchange, yahoo, replay, simulated),
 ``CRYPTOUSD_REPLAY`` (files or a store folder, ``os.pathsep``-separated), ``CRYPTOUSD_REPLAY_SPEED``
-(minutes of market time per second), ``CRYPTOUSD_REFRESH_S``, ``CRYPTOUSD_MODEL``. The source
-``feed`` draws what a running ``cryptousd serve`` streams (``CRYPTOUSD_FEED_URL``, default
+(minutes of market time per second), ``CRYPTOUSD_REFRESH_S``, ``CRYPTOUSD_MODEL``, and
+``CRYPTOUSD_CLASSIFIER`` (a direction model folder, ``NAME`` or ``NAME:lstm``: P(up) from it). The
+source ``feed`` draws what a running ``cryptousd serve`` streams (``CRYPTOUSD_FEED_URL``, default
 http://127.0.0.1:8000, and ``CRYPTOUSD_TOKEN`` when it needs one) and computes nothing itself.
 """
 
@@ -35,6 +36,8 @@ class Settings:
     replay_speed: float = 60.0
     refresh_s: float = 1.0
     model: str | None = None
+    classifier: str | None = None  # a direction model folder: P(up) from it when set
+    classifier_kind: str | None = None  # mlp or lstm (default mlp)
     feed_url: str = "http://127.0.0.1:8000"
     feed_token: str | None = None
 
@@ -56,6 +59,8 @@ class Settings:
             replay_speed=num("CRYPTOUSD_REPLAY_SPEED", 60.0),
             refresh_s=num("CRYPTOUSD_REFRESH_S", 1.0),
             model=env.get("CRYPTOUSD_MODEL") or None,
+            classifier=(env.get("CRYPTOUSD_CLASSIFIER") or "").split(":")[0] or None,
+            classifier_kind=(env.get("CRYPTOUSD_CLASSIFIER") or "").partition(":")[2] or None,
             feed_url=env.get("CRYPTOUSD_FEED_URL") or cls.feed_url,
             feed_token=env.get("CRYPTOUSD_TOKEN") or None,
         ).validated()
@@ -72,6 +77,8 @@ class Settings:
             raise DataError(
                 f"replay speed {self.replay_speed}: between 1 and 10000 minutes per second"
             )
+        if self.classifier_kind not in (None, "mlp", "lstm"):
+            raise DataError(f"classifier kind {self.classifier_kind!r}: choose mlp or lstm")
         if not self.feed_url.startswith(("http://", "https://")):
             raise DataError(f"feed URL {self.feed_url!r}: must start with http:// or https://")
         return self
@@ -100,6 +107,12 @@ class Dashboard:
         self.view.refresh.observe(lambda ch: self._change(refresh_s=ch["new"]), "value")
         self.view.speed.observe(lambda ch: self._change(replay_speed=float(ch["new"])), "value")
         self.view.pause.observe(self._toggle_pause, "value")
+        self.classifier = None  # a DirectionClassifier when P(up) comes from one
+        self._classified: tuple | None = None  # (last candle, (label, {h: P(up)}))
+        if self.settings.classifier:
+            self.view.pup_source.value = f"classifier ({self.settings.classifier_kind or 'mlp'})"
+        self.view.pup_source.observe(lambda ch: self._choose_classifier(ch["new"]), "value")
+        self._choose_classifier(self.view.pup_source.value)
 
     @property
     def widget(self):
@@ -156,6 +169,34 @@ class Dashboard:
             elif new.replay_speed != old.replay_speed and hasattr(self.session.source, "set_speed"):
                 self.session.source.set_speed(new.replay_speed)
 
+    def _choose_classifier(self, choice: str) -> None:
+        """P(up) from the forecaster, or from the direction classifier of that kind (NumPy)."""
+        from .forecast.direction import load_classifier
+
+        if choice == "forecaster":
+            self.classifier = None
+            return
+        kind = choice.split("(")[1].rstrip(")")
+        try:
+            self.classifier = load_classifier(self.settings.classifier or None, kind)
+        except CryptoUSDError as exc:
+            self._show_error(str(exc))
+            self.view.pup_source.value = "forecaster"
+            return
+        self._classified = None
+
+    def _classify(self, state):
+        """The classifier's P(up) at the state's last candle (computed once per closed candle)."""
+        clf = self.classifier
+        if clf is None or not len(state.candles) or not hasattr(self.session, "indicator_frame"):
+            return None  # the feed source computes nothing in the kernel
+        key = (state.candles.index[-1], clf.label)
+        if self._classified is None or self._classified[0] != key:
+            session = self.session
+            p = clf.p_up(session.candles, session.indicator_frame())
+            self._classified = (key, (clf.label, p))
+        return self._classified[1]
+
     def _toggle_pause(self, change) -> None:
         with self._lock:
             self.session.paused = bool(change["new"])
@@ -171,7 +212,11 @@ class Dashboard:
             state = session.state()
         model_line = getattr(session, "model_line", None) or self.model_line
         self.view.render(
-            state, describe=session.source.describe(), model_line=model_line, note=self.note
+            state,
+            describe=session.source.describe(),
+            model_line=model_line,
+            note=self.note,
+            classifier=self._classify(state),
         )
         ms = (time.perf_counter() - t0) * 1000
         self.render_ms.append(ms)

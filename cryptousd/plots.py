@@ -135,3 +135,39 @@ def reliability(
     ax.grid(alpha=0.2)
     ax.legend(loc="upper left")
     return ax
+
+
+def direction_reliability(result: dict, *, title: str = ""):
+    """Reliability diagrams of direction classifiers, one panel per horizon, from the
+    ``results`` of :func:`cryptousd.evaluate_direction.evaluate_classifiers` (deciles of P(up));
+    each legend entry carries the accuracy, its interval and the Brier skill."""
+    from .colors import DIRECTION_LSTM, DIRECTION_MLP, LOGISTIC, MAJORITY
+
+    colours = {"mlp": DIRECTION_MLP, "lstm": DIRECTION_LSTM, "logistic": LOGISTIC}
+    horizons = list(next(iter(result["results"].values())))
+    fig, axes = plt.subplots(1, len(horizons), figsize=(6 * len(horizons), 5), squeeze=False)
+    for ax, h in zip(axes[0], horizons, strict=True):
+        xs = []
+        for name, by_h in result["results"].items():
+            r = by_h[h]
+            x = [b["p_mean"] for b in r["reliability"]]
+            y = [b["observed_up"] for b in r["reliability"]]
+            xs += x + y
+            label = (
+                f"{name}: {r['direction_accuracy']:.1%} "
+                f"[{r['direction_ci_low']:.1%}, {r['direction_ci_high']:.1%}], "
+                f"BSS {r['brier_skill']:+.4f}"
+            )
+            style = {"marker": "s", "ls": "none"} if name == "majority" else {"marker": "o"}
+            ax.plot(x, y, color=colours.get(name, MAJORITY), label=label, **style)
+        lo, hi = min(xs) - 0.01, max(xs) + 0.01
+        ax.plot([lo, hi], [lo, hi], color="grey", ls=":", label="perfect calibration")
+        ax.set_xlabel(f"forecast P(up in {h} min), deciles")
+        ax.set_ylabel("observed share up")
+        ax.set_title(f"{h}-minute direction, {result['n_origins']:,d} origins")
+        ax.grid(alpha=0.2)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -219,6 +219,49 @@ ax.set_title("time split")
 ax.grid(alpha=0.2)
 
 # %% [markdown]
+# ### Leakage through a random split of overlapping windows
+#
+# The second classic leak needs no scaler. Windows that start one minute apart share 59 of their
+# 60 inputs, and their 10-minute targets share 9 of 10 minutes. Shuffle the windows into a training
+# and a test set and almost every test window has a near-twin in training whose answer is nearly
+# its own. A flexible model then "forecasts" by remembering. Below, a 10-nearest-neighbour
+# regression on two smooth features (the 60-minute moving average of the log close and the
+# 60-minute volatility) forecasts the 10-minute return, on the last 90 days (at most) of the
+# training range: once with a random 80/20 split of the windows, once with the first 80 % in time
+# for training and the last 20 % for testing (a horizon's gap between them).
+
+# %%
+from scipy.spatial import cKDTree
+
+a0, b0 = max(sp.train[0], sp.train[1] - 90 * 1440), sp.train[1]
+logc_all = np.log(close)
+ma60 = pd.Series(logc_all).rolling(60).mean().to_numpy()
+vol60 = pd.Series(np.r_[0.0, np.diff(logc_all)]).rolling(60).std().to_numpy()
+o = np.arange(a0 + 60, b0 - horizon)
+x_knn = np.column_stack([ma60[o] * 1e2, vol60[o] * 1e4])
+y_knn = (logc_all[o + horizon] - logc_all[o]) * 1e4
+
+
+def knn_mae_ratio(fit, test, k=10):
+    _, nearest = cKDTree(x_knn[fit]).query(x_knn[test], k=k)
+    forecast = y_knn[fit][nearest].mean(axis=1)
+    return np.abs(y_knn[test] - forecast).mean() / np.abs(y_knn[test]).mean()  # vs persistence
+
+
+n_fit = int(0.8 * len(o))
+shuffled = np.random.default_rng(seed).permutation(len(o))
+random_split = knn_mae_ratio(shuffled[:n_fit], shuffled[n_fit:])
+time_split_ratio = knn_mae_ratio(np.arange(n_fit - horizon), np.arange(n_fit, len(o)))
+print(f"{len(o):,d} windows; 10-minute MAE relative to persistence (below 1 = 'beats' it):")
+print(f"  random split of overlapping windows: {random_split:.3f}")
+print(f"  split by time:                       {time_split_ratio:.3f}")
+
+# %% [markdown]
+# The same model, the same data: the random split reports a forecast better than persistence, the
+# time split the truth. This is why every split in this project is by time, with a gap of at least
+# the horizon between the parts.
+
+# %% [markdown]
 # ## 3. What the network reads
 #
 # Each candle becomes five numbers, none of which needs a price level: the log return, the

@@ -63,7 +63,8 @@ def test_notebooks_run_top_to_bottom_with_quick_parameters(executed):
         assert not errors, (name, errors[:1])
         counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
         assert counts == list(range(1, len(counts) + 1)), name
-    assert {p.name for p in (runs / "models").iterdir()} == {"lstm-direct", "lstm-recursive"}
+    models = {p.name for p in (runs / "models").iterdir()}
+    assert models == {"lstm-direct", "lstm-recursive", "direction-nb"}
     ev = json.loads((runs / "results" / "evaluation.json").read_text())
     assert ev["results"]["persistence"]["10"]["mae_ratio_vs_persistence"] == 1.0
 
