@@ -1,0 +1,107 @@
+"""The compiled LSTM forward pass (numba), used by :class:`.numpy_lstm.NumpyLSTM` when numba is
+installed (the optional ``fast`` extra). Imported only then; the NumPy path is the one that
+always works, and :func:`.numpy_lstm.reference_forward` (float64) is the reference.
+
+Layout: windows are processed in tiles of ``TILE`` (a tile per core at a time, ``prange``); for
+each step the input and recurrent products of both layers, the gates and the state updates are
+fused in one pass over a tile, so nothing larger than a tile's state leaves the core's caches.
+Weights come pre-scaled as in :class:`.numpy_lstm.NumpyLSTM` (gate order i f c o; i, f and o
+columns halved so that sigmoid(x) = (1 + tanh(x')) / 2). ``tanh`` is Eigen's float32 rational
+approximation (within a few ulp of ``np.tanh``), which the compiler can vectorise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+TILE = 8  # windows per tile
+_CLAMP = np.float32(7.90531110763549805)
+
+
+@njit(inline="always", fastmath=True, cache=True)
+def _tanh(x):
+    x = min(max(x, -_CLAMP), _CLAMP)
+    x2 = x * x
+    p = np.float32(-2.76076847742355e-16)
+    p = p * x2 + np.float32(2.00018790482477e-13)
+    p = p * x2 + np.float32(-8.60467152213735e-11)
+    p = p * x2 + np.float32(5.12229709037114e-08)
+    p = p * x2 + np.float32(1.48572235717979e-05)
+    p = p * x2 + np.float32(6.37261928875436e-04)
+    p = p * x2 + np.float32(4.89352455891786e-03)
+    q = np.float32(1.19825839466702e-06)
+    q = q * x2 + np.float32(1.18534705686654e-04)
+    q = q * x2 + np.float32(2.26843463243900e-03)
+    q = q * x2 + np.float32(4.89352518554385e-03)
+    return x * p / q
+
+
+@njit(inline="always", fastmath=True, cache=True)
+def _lstm_step(inp, n, kernel, recurrent, bias, h, c, z):
+    """One step of one LSTM layer for the first ``n`` windows of a tile, in place."""
+    n_in = inp.shape[1]
+    u = h.shape[1]
+    g4 = 4 * u
+    half = np.float32(0.5)
+    for w in range(n):
+        for j in range(g4):
+            z[w, j] = bias[j]
+    for k in range(n_in):
+        for w in range(n):
+            v = inp[w, k]
+            for j in range(g4):
+                z[w, j] += v * kernel[k, j]
+    for k in range(u):
+        for w in range(n):
+            v = h[w, k]
+            for j in range(g4):
+                z[w, j] += v * recurrent[k, j]
+    for w in range(n):
+        for j in range(g4):
+            z[w, j] = _tanh(z[w, j])
+        for j in range(u):
+            i = half + half * z[w, j]
+            f = half + half * z[w, u + j]
+            o = half + half * z[w, 3 * u + j]
+            cj = f * c[w, j] + i * z[w, 2 * u + j]
+            c[w, j] = cj
+            h[w, j] = o * _tanh(cj)
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def lstm_forward(x, k1, r1, b1, k2, r2, b2, d1, e1, d2, e2):
+    """(B, T, F) float32 windows -> (B, n_out) float32 outputs of the two-layer LSTM network."""
+    n_b, n_t, n_f = x.shape
+    u1, u2 = r1.shape[0], r2.shape[0]
+    n_d, n_out = d1.shape[1], d2.shape[1]
+    out = np.empty((n_b, n_out), np.float32)
+    for tile in prange((n_b + TILE - 1) // TILE):
+        s = tile * TILE
+        n = min(TILE, n_b - s)
+        h1 = np.zeros((TILE, u1), np.float32)
+        c1 = np.zeros((TILE, u1), np.float32)
+        h2 = np.zeros((TILE, u2), np.float32)
+        c2 = np.zeros((TILE, u2), np.float32)
+        z1 = np.empty((TILE, 4 * u1), np.float32)
+        z2 = np.empty((TILE, 4 * u2), np.float32)
+        xin = np.empty((TILE, n_f), np.float32)
+        for t in range(n_t):
+            for w in range(n):
+                for k in range(n_f):
+                    xin[w, k] = x[s + w, t, k]
+            _lstm_step(xin, n, k1, r1, b1, h1, c1, z1)
+            _lstm_step(h1, n, k2, r2, b2, h2, c2, z2)
+        d = np.empty(n_d, np.float32)
+        for w in range(n):
+            for j in range(n_d):
+                d[j] = e1[j]
+            for k in range(u2):
+                for j in range(n_d):
+                    d[j] += h2[w, k] * d1[k, j]
+            for j in range(n_out):
+                acc = e2[j]
+                for k in range(n_d):
+                    acc += max(d[k], np.float32(0.0)) * d2[k, j]
+                out[s + w, j] = acc
+    return out
