@@ -16,6 +16,7 @@ import numpy as np
 from numba import njit, prange
 
 TILE = 8  # windows per tile
+PARALLEL_MIN_BATCH = 4 * TILE  # smaller batches run on one core
 _CLAMP = np.float32(7.90531110763549805)
 
 
@@ -69,39 +70,62 @@ def _lstm_step(inp, n, kernel, recurrent, bias, h, c, z):
             h[w, j] = o * _tanh(cj)
 
 
-@njit(parallel=True, fastmath=True, cache=True)
-def lstm_forward(x, k1, r1, b1, k2, r2, b2, d1, e1, d2, e2):
-    """(B, T, F) float32 windows -> (B, n_out) float32 outputs of the two-layer LSTM network."""
-    n_b, n_t, n_f = x.shape
+@njit(fastmath=True, cache=True)
+def _run_tile(x, s, n, k1, r1, b1, k2, r2, b2, d1, e1, d2, e2, out):
+    """Windows ``s .. s + n - 1`` (n <= TILE) through both layers and the head into ``out``."""
+    n_f = x.shape[2]
     u1, u2 = r1.shape[0], r2.shape[0]
     n_d, n_out = d1.shape[1], d2.shape[1]
-    out = np.empty((n_b, n_out), np.float32)
+    h1 = np.zeros((TILE, u1), np.float32)
+    c1 = np.zeros((TILE, u1), np.float32)
+    h2 = np.zeros((TILE, u2), np.float32)
+    c2 = np.zeros((TILE, u2), np.float32)
+    z1 = np.empty((TILE, 4 * u1), np.float32)
+    z2 = np.empty((TILE, 4 * u2), np.float32)
+    xin = np.empty((TILE, n_f), np.float32)
+    for t in range(x.shape[1]):
+        for w in range(n):
+            for k in range(n_f):
+                xin[w, k] = x[s + w, t, k]
+        _lstm_step(xin, n, k1, r1, b1, h1, c1, z1)
+        _lstm_step(h1, n, k2, r2, b2, h2, c2, z2)
+    d = np.empty(n_d, np.float32)
+    for w in range(n):
+        for j in range(n_d):
+            d[j] = e1[j]
+        for k in range(u2):
+            for j in range(n_d):
+                d[j] += h2[w, k] * d1[k, j]
+        for j in range(n_out):
+            acc = e2[j]
+            for k in range(n_d):
+                acc += max(d[k], np.float32(0.0)) * d2[k, j]
+            out[s + w, j] = acc
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def _forward_parallel(x, k1, r1, b1, k2, r2, b2, d1, e1, d2, e2):
+    n_b = x.shape[0]
+    out = np.empty((n_b, d2.shape[1]), np.float32)
     for tile in prange((n_b + TILE - 1) // TILE):
         s = tile * TILE
-        n = min(TILE, n_b - s)
-        h1 = np.zeros((TILE, u1), np.float32)
-        c1 = np.zeros((TILE, u1), np.float32)
-        h2 = np.zeros((TILE, u2), np.float32)
-        c2 = np.zeros((TILE, u2), np.float32)
-        z1 = np.empty((TILE, 4 * u1), np.float32)
-        z2 = np.empty((TILE, 4 * u2), np.float32)
-        xin = np.empty((TILE, n_f), np.float32)
-        for t in range(n_t):
-            for w in range(n):
-                for k in range(n_f):
-                    xin[w, k] = x[s + w, t, k]
-            _lstm_step(xin, n, k1, r1, b1, h1, c1, z1)
-            _lstm_step(h1, n, k2, r2, b2, h2, c2, z2)
-        d = np.empty(n_d, np.float32)
-        for w in range(n):
-            for j in range(n_d):
-                d[j] = e1[j]
-            for k in range(u2):
-                for j in range(n_d):
-                    d[j] += h2[w, k] * d1[k, j]
-            for j in range(n_out):
-                acc = e2[j]
-                for k in range(n_d):
-                    acc += max(d[k], np.float32(0.0)) * d2[k, j]
-                out[s + w, j] = acc
+        _run_tile(x, s, min(TILE, n_b - s), k1, r1, b1, k2, r2, b2, d1, e1, d2, e2, out)
     return out
+
+
+@njit(fastmath=True, cache=True)
+def _forward_serial(x, k1, r1, b1, k2, r2, b2, d1, e1, d2, e2):
+    n_b = x.shape[0]
+    out = np.empty((n_b, d2.shape[1]), np.float32)
+    for s in range(0, n_b, TILE):
+        _run_tile(x, s, min(TILE, n_b - s), k1, r1, b1, k2, r2, b2, d1, e1, d2, e2, out)
+    return out
+
+
+def lstm_forward(x, k1, r1, b1, k2, r2, b2, d1, e1, d2, e2):
+    """(B, T, F) float32 windows -> (B, n_out) float32 outputs of the two-layer LSTM network.
+
+    A batch of a few tiles runs on the calling thread: waking the other cores costs more than it
+    saves (and on a busy machine a parallel region waits for its slowest core)."""
+    run = _forward_parallel if len(x) > PARALLEL_MIN_BATCH else _forward_serial
+    return run(x, k1, r1, b1, k2, r2, b2, d1, e1, d2, e2)
