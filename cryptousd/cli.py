@@ -293,8 +293,8 @@ def cmd_bench(args) -> dict:
             f"no benchmark {args.which!r}; choose from data, forecast, evaluate, live"
         )
     sys.argv = [str(bench)]
-    runpy.run_path(str(bench), run_name="__main__")
-    return {}
+    # a benchmark leaves what --json writes in its module-level RESULT
+    return runpy.run_path(str(bench), run_name="__main__").get("RESULT") or {}
 
 
 def cmd_notebooks(args) -> dict:
