@@ -281,7 +281,7 @@ def cmd_backtest(args) -> dict:
 def cmd_dashboard(args) -> dict:
     from .serve import serve_dashboard
 
-    return serve_dashboard(port=args.port, open_browser=args.open)
+    return serve_dashboard(port=args.port, open_browser=args.open, pool_size=args.pool_size)
 
 
 def cmd_bench(args) -> dict:
@@ -470,6 +470,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = add("dashboard", cmd_dashboard, "serve the live dashboard with Voila on localhost")
     s.add_argument("--port", type=int, default=8866)
     s.add_argument("--open", action="store_true", help="open a browser tab")
+    s.add_argument(
+        "--pool-size",
+        type=int,
+        default=2,
+        help="kernels kept running the notebook ahead of viewers (0: a cold kernel per page); "
+        "CRYPTOUSD_* settings are fixed when they start",
+    )
 
     b = add("bench", cmd_bench, "run a benchmark and print its table")
     b.add_argument("which", choices=["data", "forecast", "evaluate", "live"])

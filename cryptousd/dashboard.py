@@ -79,7 +79,9 @@ class Dashboard:
         from .forecast.report import card_headline
 
         self.settings = (settings or Settings.from_env()).validated()
-        self.forecaster = load_forecaster(self.settings.model)
+        # one forecast per closed candle takes ~1 ms in NumPy: the kernel never imports numba
+        # (its import and compiled-code cache would only delay the first chart)
+        self.forecaster = load_forecaster(self.settings.model, jit=False)
         card = getattr(self.forecaster, "card", None)
         self.model_line = card_headline(card) if card else self.forecaster.name
         self.view = DashboardView()

@@ -17,7 +17,6 @@ Two paths compute the same network:
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -150,6 +149,8 @@ class NumpyLSTM:
         threads = min(os.cpu_count() or 1, 4)
         if len(x) < THREAD_MIN_BATCH or threads < 2:
             return self._numpy_forward(x)
+        from concurrent.futures import ThreadPoolExecutor
+
         parts = np.array_split(x, threads)
         with ThreadPoolExecutor(threads) as pool:
             return np.concatenate(list(pool.map(self._numpy_forward, parts)))
