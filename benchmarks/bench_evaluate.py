@@ -2,7 +2,7 @@
 beside a plain per-origin loop (one ``Forecaster.predict`` call per origin) on a small slice and
 the pure-NumPy inference path on one month, in the same run; then the 12-month backtest.
 
-    .venv/bin/python benchmarks/bench_evaluate.py        (or: cryptousd bench evaluate [--json PATH])
+    .venv/bin/python benchmarks/bench_evaluate.py    (or: cryptousd bench evaluate --json PATH)
 
 Six months are 2024-10..2025-03 of the shared Binance archives; on a clone without them it
 evaluates the 7-day sample shipped in the package (fewer origins) and says so.
