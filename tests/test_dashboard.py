@@ -164,3 +164,23 @@ def test_auto_on_a_fresh_clone_replays_the_bundled_sample(tmp_path, monkeypatch)
     assert (
         src.candles.index[0] == pd.Timestamp("2025-03-25", tz="UTC") and len(src.candles) == 10_080
     )
+
+
+def test_the_dashboard_kernel_imports_only_what_the_page_uses():
+    """What a Voila kernel imports before the first chart: no TensorFlow, no numba (one forecast
+    per candle runs in NumPy), no scipy, matplotlib or exchange clients for a replay."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys; os.environ['CRYPTOUSD_SOURCE'] = 'replay'\n"
+        "from cryptousd.dashboard import Dashboard, Settings\n"
+        "d = Dashboard(Settings.from_env()); d.step()\n"
+        "assert d.forecaster.net.path == 'numpy'\n"
+        "heavy = ['tensorflow', 'keras', 'numba', 'scipy', 'matplotlib', 'ccxt', 'yfinance']\n"
+        "print([m for m in heavy if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == "[]"
