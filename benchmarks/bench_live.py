@@ -84,11 +84,17 @@ def main() -> None:
     if CHROMIUM:
         import psutil
 
-        def kernel_mb() -> float:
+        def kernel_mb(url: str) -> float:
+            """The largest kernel of the Voila server on ``url``'s port (not other Jupyters')."""
+            port = f"--port={url.rstrip('/').rsplit(':', 1)[1]}"
+            servers = [
+                p for p in psutil.process_iter(["cmdline"]) if port in (p.info["cmdline"] or [])
+            ]
             ks = [
-                p
-                for p in psutil.process_iter(["cmdline"])
-                if "ipykernel_launcher" in " ".join(p.info["cmdline"] or [])
+                k
+                for s in servers
+                for k in s.children(recursive=True)
+                if "ipykernel_launcher" in " ".join(k.cmdline())
             ]
             return max(k.memory_info().rss for k in ks) / 2**20
 
@@ -118,7 +124,7 @@ def main() -> None:
                         "kernel": label,
                         "source": env.get("CRYPTOUSD_SOURCE", "replay"),
                         "page -> first chart s": opened,
-                        "Voila kernel RSS MB (after 5 s live)": kernel_mb(),
+                        "Voila kernel RSS MB (after 5 s live)": kernel_mb(url),
                     }
                 )
         table(

@@ -25,6 +25,7 @@ DASHBOARD_NOTEBOOK = NOTEBOOKS_DIR / "05-live-dashboard.ipynb"
 # kernels kept running the notebook ahead of viewers: one for the next page, one for a reload or
 # a second viewer while the first is being replaced (each holds ~200 MB)
 POOL_SIZE = 2
+UNUSED_LAB_EXTENSIONS = ("jupyterlab-jupytext", "@voila-dashboards/jupyterlab-preview")
 
 
 def voila_command(
@@ -48,6 +49,8 @@ def voila_command(
         "--theme=light",
         "--VoilaConfiguration.show_tracebacks=True",
     ]
+    # JupyterLab front-end extensions the page never uses: not fetched before the first chart
+    cmd.append(f"--VoilaConfiguration.extension_denylist={list(UNUSED_LAB_EXTENSIONS)!r}")
     if pool_size > 0:
         cmd += ["--preheat_kernel=True", f"--pool_size={int(pool_size)}"]
     if no_browser:
