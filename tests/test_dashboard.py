@@ -184,3 +184,21 @@ def test_the_dashboard_kernel_imports_only_what_the_page_uses():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert out == "[]"
+
+
+def test_voila_serves_a_preheated_pool_unless_told_not_to():
+    from cryptousd.serve import POOL_SIZE, voila_command
+
+    cmd = voila_command(8866)
+    assert "--preheat_kernel=True" in cmd and f"--pool_size={POOL_SIZE}" in cmd
+    assert any(a.startswith("--VoilaConfiguration.extension_denylist=") for a in cmd)
+    cold = voila_command(8866, pool_size=0)
+    assert not any("preheat" in a or "pool_size" in a for a in cold)
+
+
+def test_cli_dashboard_takes_a_pool_size():
+    from cryptousd.cli import build_parser
+
+    args = build_parser().parse_args(["dashboard", "--pool-size", "0"])
+    assert args.pool_size == 0
+    assert build_parser().parse_args(["dashboard"]).pool_size == 2
