@@ -257,3 +257,18 @@ def test_jit_can_be_switched_off(monkeypatch):
 
     monkeypatch.setenv("CRYPTOUSD_JIT", "0")
     assert NumpyLSTM(random_lstm_weights()).path == "numpy"
+
+
+def test_batches_on_the_numba_path_agree_with_or_without_threadpoolctl(monkeypatch):
+    """A batch runs as BLAS chunks on threads (threadpoolctl) or as parallel fused tiles."""
+    from cryptousd.forecast.numpy_lstm import NumpyLSTM, jit_wanted
+
+    if not jit_wanted():
+        pytest.skip("numba is not installed (pip install -e '.[fast]')")
+    w = random_lstm_weights(seed=5)
+    x = np.random.default_rng(5).normal(0, 1, (700, 60, 5)).astype("float32")
+    net = NumpyLSTM(w, jit=True)
+    chunks = net(x)
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # import fails: fused tiles
+    tiles = net(x)
+    np.testing.assert_allclose(chunks, tiles, rtol=1e-5, atol=1e-6)
