@@ -272,3 +272,14 @@ def test_batches_on_the_numba_path_agree_with_or_without_threadpoolctl(monkeypat
     monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # import fails: fused tiles
     tiles = net(x)
     np.testing.assert_allclose(chunks, tiles, rtol=1e-5, atol=1e-6)
+
+
+def test_direct_batch_path_equals_the_generic_per_window_scaling(model, real_candles):
+    from cryptousd.features import series_arrays
+    from cryptousd.forecast.base import Forecaster
+
+    a = series_arrays(real_candles.iloc[:3000])
+    origins = np.r_[59, np.arange(100, 2980, 7)]
+    fast = model.predict_origins(a.feats, a.logc, a.times, origins, chunk=100)
+    generic = Forecaster.predict_origins(model, a.feats, a.logc, a.times, origins)
+    np.testing.assert_array_equal(fast, generic)
