@@ -21,7 +21,8 @@ import os
 import numpy as np
 
 LAYERS = ("lstm_1", "lstm_2", "dense_1", "dense_2")
-# batches at least this large are split over threads on the NumPy path (ufuncs release the GIL)
+# batches at least this large are split over threads on the NumPy path (ufuncs release the GIL),
+# where threadpoolctl can hold BLAS to one thread per thread
 THREAD_MIN_BATCH = 1024
 
 
@@ -147,12 +148,16 @@ class NumpyLSTM:
                 [self(x[i : i + batch_size], batch_size) for i in range(0, len(x), batch_size)]
             )
         threads = min(os.cpu_count() or 1, 4)
+        try:  # threads only with BLAS held to one thread each: 2 x 2 threads on 2 cores is slower
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            threads = 1
         if len(x) < THREAD_MIN_BATCH or threads < 2:
             return self._numpy_forward(x)
         from concurrent.futures import ThreadPoolExecutor
 
         parts = np.array_split(x, threads)
-        with ThreadPoolExecutor(threads) as pool:
+        with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
             return np.concatenate(list(pool.map(self._numpy_forward, parts)))
 
     def _numpy_forward(self, x: np.ndarray) -> np.ndarray:
