@@ -5,6 +5,12 @@ time from opening the page to the first chart drawn, with a cold kernel (Voila's
 started per page) beside the preheated pool that ``run.py dashboard`` serves, in the same run.
 
     .venv/bin/python benchmarks/bench_live.py            (or: cryptousd bench live)
+
+Also the same tick with the indicators on (streaming update per closed candle, the RSI and MACD
+panes and the Bollinger bands drawn) and off (``LiveSession(indicators=False)``, panes switched
+off), alternating in one process so both see the same machine state; that table alone:
+
+    .venv/bin/python benchmarks/bench_live.py --indicators
 """
 
 from __future__ import annotations
@@ -40,10 +46,49 @@ result = {{'p50': float(np.percentile(ms, 50)), 'p99': float(np.percentile(ms, 9
           'forecast_p50': float(np.percentile(list(d.session.forecast_ms), 50))}}
 """
 
+INDICATOR_TICKS = """
+import numpy as np, sys
+from cryptousd.dashboard import Dashboard, Settings
+from cryptousd.sources import ReplaySource
+from cryptousd.live import LiveSession
+import cryptousd as cu
+candles = cu.load_candles({archive!r})
+def dash(on):
+    d = Dashboard(Settings(source='replay', replay=({archive!r},), refresh_s=1.0))
+    d.session = LiveSession(ReplaySource(candles, speed=None), d.forecaster, indicators=on)
+    for box in d.view.pane_switch.children:
+        box.value = on
+    d.step()
+    return d
+on, off = dash(True), dash(False)
+ms = {{True: [], False: []}}
+for _ in range({n}):
+    for flag, d in ((True, on), (False, off)):
+        ms[flag].append(d.step())
+result = {{k: [float(np.percentile(v, 50)), float(np.percentile(v, 99))] for k, v in
+          (("on", ms[True]), ("off", ms[False]))}}
+"""
+
+
+def indicators_table(archive: str, n: int = 1000) -> None:
+    r = in_fresh_process(INDICATOR_TICKS.format(archive=archive, n=n))
+    rows = [
+        {
+            "tick": "indicators on (streaming + 2 panes + bands)",
+            "p50 ms": r["on"][0],
+            "p99 ms": r["on"][1],
+        },
+        {"tick": "indicators off", "p50 ms": r["off"][0], "p99 ms": r["off"][1]},
+    ]
+    table(f"Dashboard tick with and without indicators ({n} ticks each, interleaved)", rows)
+
 
 def main() -> None:
     archives = shared_archives()
     archive = str(archives[-1] if archives else SAMPLE_FILE)
+    if "--indicators" in sys.argv:
+        return indicators_table(archive)
+    indicators_table(archive)
     ours = in_fresh_process(TICKS.format(archive=archive, n=2000, forecaster="d.forecaster"))
     keras_code = TICKS.replace(
         "d.session = LiveSession",

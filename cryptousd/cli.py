@@ -189,6 +189,8 @@ def cmd_train(args) -> dict:
             args.test_end or DEFAULT_SPLIT["test"][1],
         ),
     }
+    if args.task == "direction":
+        return _train_direction(args, candles, paths, split)
     cfg = TrainConfig(
         variant=args.variant,
         epochs=args.epochs,
@@ -211,11 +213,109 @@ def cmd_train(args) -> dict:
     return card
 
 
+def _command_line() -> str:
+    return "cryptousd " + " ".join(sys.argv[1:]) if sys.argv else ""
+
+
+def _train_direction(args, candles, paths, split) -> dict:
+    """``train --task direction``: the MLP and LSTM direction classifiers and their baselines."""
+    from .forecast.direction_train import train_direction
+
+    out = Path(args.out) if args.out else MODELS_DIR / "direction"
+    card = train_direction(
+        candles,
+        out,
+        split=split,
+        epochs=args.epochs,
+        lstm_stride=args.stride,
+        batch_size=max(args.batch_size, 512),
+        patience=args.patience,
+        seed=args.seed,
+        eval_stride=args.eval_stride,
+        data_description=paths,
+        command=_command_line(),
+    )
+    for line in card["verdict"].values():
+        print(line)
+    print(f"model written to {out}")
+    return card
+
+
+def _evaluate_direction(args, candles, paths) -> dict:
+    """``evaluate`` of a direction model folder: its MLP and LSTM, the logistic regression and the
+    majority direction at the same origins (by default from the card's test range on)."""
+    from .evaluate_direction import evaluate_classifiers, verdict
+    from .forecast.direction import (
+        HORIZONS,
+        WINDOW,
+        direction_features,
+        load_classifier,
+        load_logistic,
+        mlp_inputs,
+    )
+
+    mlp, lstm = load_classifier(args.model, "mlp"), load_classifier(args.model, "lstm")
+    logistic = load_logistic(args.model)
+    card = mlp.card
+    z = mlp.scaler.transform(direction_features(candles))
+    start = args.start or (card.get("test_range") or {}).get("start")
+
+    result = evaluate_classifiers(
+        candles,
+        z,
+        {
+            "mlp": mlp.predict_origins,
+            "lstm": lstm.predict_origins,
+            "logistic": lambda zz, o: logistic(mlp_inputs(zz, o)),
+        },
+        train_up={int(h): v for h, v in card["train_up_rate"].items()},
+        horizons=HORIZONS,
+        window=WINDOW,
+        start=start,
+        end=args.end,
+        stride=args.stride,
+    )
+    result.update(model=mlp.name, task="direction", data=paths)
+    print(f"{result['n_origins']:,d} origins from {result['start']} to {result['end']}")
+    result["verdict"] = {
+        f"{k}@{h}": verdict(result, k, h) for k in ("mlp", "lstm", "logistic") for h in HORIZONS
+    }
+    for line in result["verdict"].values():
+        print(line)
+    if getattr(args, "figure", None):
+        from .plots import direction_reliability
+
+        fig = direction_reliability(
+            result, title=f"{mlp.name}: {result['start'][:10]} .. {result['end'][:10]}"
+        )
+        fig.savefig(args.figure, dpi=110)
+        print(f"wrote {args.figure}")
+    return result
+
+
+def _is_direction_model(name) -> bool:
+    from .forecast.direction import resolve_classifier_dir
+    from .forecast.model_folder import read_card
+
+    if name is None:
+        return False
+    try:
+        return read_card(resolve_classifier_dir(name)).get("task") == "direction"
+    except CryptoUSDError:
+        return False
+
+
 def cmd_evaluate(args) -> dict:
     from .evaluate import walk_forward
     from .forecast import load_baselines, load_forecaster
 
     candles, paths = _load_data(args.data)
+    if args.task == "direction" or (args.task is None and _is_direction_model(args.model)):
+        if args.task == "direction" and not args.model:
+            from .forecast.direction import DEFAULT_CLASSIFIER
+
+            args.model = DEFAULT_CLASSIFIER
+        return _evaluate_direction(args, candles, paths)
     model = load_forecaster(args.model)
     forecasters = {model.name: model, **load_baselines(args.model)}
     ev = walk_forward(
@@ -393,6 +493,13 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = TrainConfig()
     t = add("train", cmd_train, "train the LSTM and write a model folder with its card")
     t.add_argument("--data", nargs="+", help=DATA_HELP)
+    t.add_argument(
+        "--task",
+        choices=["forecaster", "direction"],
+        default="forecaster",
+        help="forecaster (default): the LSTM price forecaster; direction: the next-minute and "
+        "10-minute direction classifiers (MLP and LSTM; --stride spaces the LSTM's windows)",
+    )
     t.add_argument("--variant", choices=VARIANTS, default=defaults.variant)
     t.add_argument("--epochs", type=int, default=defaults.epochs)
     t.add_argument(
@@ -421,7 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="model folder (default models/lstm-VARIANT)")
 
     for name, func, help_ in (
-        ("evaluate", cmd_evaluate, "walk-forward evaluation of a model against the baselines"),
+        ("evaluate", cmd_evaluate, "rolling-origin evaluation of a frozen model vs the baselines"),
         ("backtest", cmd_backtest, "trading backtest with fees of a model and the baselines"),
     ):
         e = add(name, func, help_)
@@ -432,6 +539,16 @@ def build_parser() -> argparse.ArgumentParser:
         e.add_argument("--start", help="first origin (UTC)")
         e.add_argument("--end", help="end of the range (UTC, exclusive)")
         if name == "evaluate":
+            e.add_argument(
+                "--task",
+                choices=["forecaster", "direction"],
+                default=None,
+                help="direction: score a direction model folder (default when --model names "
+                "one) against the majority direction and a logistic regression",
+            )
+            e.add_argument(
+                "--figure", metavar="PNG", help="direction: also save the reliability diagram"
+            )
             e.add_argument(
                 "--stride",
                 type=int,
@@ -481,7 +598,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = add("bench", cmd_bench, "run a benchmark and print its table")
     b.add_argument("which", choices=["data", "forecast", "evaluate", "live"])
 
-    n = add("notebooks", cmd_notebooks, "run notebooks 01-04 headlessly with papermill")
+    n = add("notebooks", cmd_notebooks, "run notebooks 01-05 headlessly with papermill")
     n.add_argument("--quick", action="store_true", help="small parameters (minutes, not an hour)")
     n.add_argument("--only", nargs="+", help="run only these notebooks (e.g. 01 03)")
     return p

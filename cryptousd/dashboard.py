@@ -4,7 +4,8 @@ The view only renders; the session moves data; a daemon thread (the timer) calls
 ``render`` every ``refresh`` seconds. Settings come from the page's controls and, for unattended
 runs, from the environment: ``CRYPTOUSD_SOURCE`` (auto, exchange, yahoo, replay, simulated),
 ``CRYPTOUSD_REPLAY`` (files or a store folder, ``os.pathsep``-separated), ``CRYPTOUSD_REPLAY_SPEED``
-(minutes of market time per second), ``CRYPTOUSD_REFRESH_S``, ``CRYPTOUSD_MODEL``.
+(minutes of market time per second), ``CRYPTOUSD_REFRESH_S``, ``CRYPTOUSD_MODEL``, and
+``CRYPTOUSD_CLASSIFIER`` (a direction model folder, ``NAME`` or ``NAME:lstm``: P(up) from it).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class Settings:
     replay_speed: float = 60.0
     refresh_s: float = 1.0
     model: str | None = None
+    classifier: str | None = None  # a direction model folder: P(up) from it when set
+    classifier_kind: str | None = None  # mlp or lstm (default mlp)
 
     @classmethod
     def from_env(cls, env=os.environ) -> Settings:
@@ -52,6 +55,8 @@ class Settings:
             replay_speed=num("CRYPTOUSD_REPLAY_SPEED", 60.0),
             refresh_s=num("CRYPTOUSD_REFRESH_S", 1.0),
             model=env.get("CRYPTOUSD_MODEL") or None,
+            classifier=(env.get("CRYPTOUSD_CLASSIFIER") or "").split(":")[0] or None,
+            classifier_kind=(env.get("CRYPTOUSD_CLASSIFIER") or "").partition(":")[2] or None,
         ).validated()
 
     def validated(self) -> Settings:
@@ -66,6 +71,8 @@ class Settings:
             raise DataError(
                 f"replay speed {self.replay_speed}: between 1 and 10000 minutes per second"
             )
+        if self.classifier_kind not in (None, "mlp", "lstm"):
+            raise DataError(f"classifier kind {self.classifier_kind!r}: choose mlp or lstm")
         return self
 
 
@@ -98,6 +105,12 @@ class Dashboard:
         self.view.refresh.observe(lambda ch: self._change(refresh_s=ch["new"]), "value")
         self.view.speed.observe(lambda ch: self._change(replay_speed=float(ch["new"])), "value")
         self.view.pause.observe(self._toggle_pause, "value")
+        self.classifier = None  # a DirectionClassifier when P(up) comes from one
+        self._classified: tuple | None = None  # (last candle, (label, {h: P(up)}))
+        if self.settings.classifier:
+            self.view.pup_source.value = f"classifier ({self.settings.classifier_kind or 'mlp'})"
+        self.view.pup_source.observe(lambda ch: self._choose_classifier(ch["new"]), "value")
+        self._choose_classifier(self.view.pup_source.value)
 
     @property
     def widget(self):
@@ -140,6 +153,34 @@ class Dashboard:
             elif new.replay_speed != old.replay_speed and hasattr(self.session.source, "set_speed"):
                 self.session.source.set_speed(new.replay_speed)
 
+    def _choose_classifier(self, choice: str) -> None:
+        """P(up) from the forecaster, or from the direction classifier of that kind (NumPy)."""
+        from .forecast.direction import load_classifier
+
+        if choice == "forecaster":
+            self.classifier = None
+            return
+        kind = choice.split("(")[1].rstrip(")")
+        try:
+            self.classifier = load_classifier(self.settings.classifier or None, kind)
+        except CryptoUSDError as exc:
+            self._show_error(str(exc))
+            self.view.pup_source.value = "forecaster"
+            return
+        self._classified = None
+
+    def _classify(self, state):
+        """The classifier's P(up) at the state's last candle (computed once per closed candle)."""
+        clf = self.classifier
+        if clf is None or not len(state.candles):
+            return None
+        key = (state.candles.index[-1], clf.label)
+        if self._classified is None or self._classified[0] != key:
+            session = self.session
+            p = clf.p_up(session.candles, session.indicator_frame())
+            self._classified = (key, (clf.label, p))
+        return self._classified[1]
+
     def _toggle_pause(self, change) -> None:
         with self._lock:
             self.session.paused = bool(change["new"])
@@ -154,7 +195,11 @@ class Dashboard:
             session.tick()
             state = session.state()
         self.view.render(
-            state, describe=session.source.describe(), model_line=self.model_line, note=self.note
+            state,
+            describe=session.source.describe(),
+            model_line=self.model_line,
+            note=self.note,
+            classifier=self._classify(state),
         )
         ms = (time.perf_counter() - t0) * 1000
         self.render_ms.append(ms)

@@ -9,12 +9,29 @@ import time
 import numpy as np
 import pandas as pd
 
-from .colors import BAND, DOWN, FORMING, FORMING_WICK, NOW, PRED, UP
+from .colors import (
+    BAND,
+    BOLLINGER,
+    DOWN,
+    FORMING,
+    FORMING_WICK,
+    GUIDE,
+    MACD,
+    NOW,
+    PRED,
+    RSI,
+    SIGNAL,
+    UP,
+)
+from .indicators import COLUMNS as INDICATOR_COLUMNS
 from .live import LiveState
 from .sources.factory import SOURCES
 
 SPEEDS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1200, 3000, 10000)  # replay minutes per second
 SYMBOLS = ("BTC/USD", "ETH/USD")
+PUP_SOURCES = ("forecaster", "classifier (mlp)", "classifier (lstm)")
+PANES = ("RSI", "MACD", "Bollinger", "Volatility")  # the indicator switches, all on at first
+PANE_MARGIN = {"top": 8, "bottom": 25, "left": 85, "right": 20}  # left as the price chart's
 STATUS_COLOURS = {
     "LIVE": "#2e7d32",
     "RECONNECTING": "#c62828",
@@ -95,14 +112,32 @@ class DashboardView:
             grid_color="#eceff1",
         )
         # the forming minute is also the first forecast minute: draw it over its forecast
+        self.bollinger = bq.Lines(
+            x=[],
+            y=[],
+            scales=scales,
+            colors=[BOLLINGER, BOLLINGER, BOLLINGER],
+            line_style="solid",
+            opacities=[0.8, 0.5, 0.8],
+            stroke_width=1,
+        )
         self.figure = bq.Figure(
-            marks=[self.band, self.pred, self.real, self.now_line, self.forming_wick, self.forming],
+            marks=[
+                self.band,
+                self.bollinger,
+                self.pred,
+                self.real,
+                self.now_line,
+                self.forming_wick,
+                self.forming,
+            ],
             axes=[ax, ay],
             title="",
             animation_duration=0,
             fig_margin={"top": 20, "bottom": 45, "left": 85, "right": 20},
-            layout=w.Layout(flex="3 1 560px", height="460px"),
+            layout=w.Layout(width="100%", height="460px"),
         )
+        self._build_panes(bq, w)
         self.header = w.HTML()
         self.panel = w.HTML(layout=w.Layout(flex="2 1 320px"))
         swatch = (
@@ -119,6 +154,7 @@ class DashboardView:
                     (FORMING, 1, "forming (not closed)"),
                     (PRED, 0.45, "forecast: next 10 minutes"),
                     (BAND, 0.2, "80 % interval of the close"),
+                    (BOLLINGER, 0.8, "Bollinger 20, 2σ"),
                 ]
             )
             + "<span style='margin-left:14px'>dotted line: now</span></div>"
@@ -133,21 +169,144 @@ class DashboardView:
             description="Replay ×",
             tooltip="minutes of market time per second",
         )
+        self.pup_source = w.Dropdown(
+            options=PUP_SOURCES,
+            value=PUP_SOURCES[0],
+            description="P(up) from",
+            tooltip="the forecaster's P(up), or a direction classifier's (models/direction-*)",
+        )
         self.pause = w.ToggleButton(
             description="Pause", icon="pause", tooltip="pause or resume the live loop"
         )
+        self.pane_switch = w.HBox(
+            [
+                w.Checkbox(
+                    value=True, description=name, indent=False, layout=w.Layout(width="auto")
+                )
+                for name in PANES
+            ],
+            layout=w.Layout(gap="10px"),
+        )
+        self.pane_switch.add_class("cu-pane-switch")
+        for box in self.pane_switch.children:
+            box.observe(self._switch_pane, "value")
         controls = w.HBox(
-            [self.symbol, self.source, self.refresh, self.speed, self.pause],
+            [
+                self.symbol,
+                self.source,
+                self.refresh,
+                self.speed,
+                self.pause,
+                self.pup_source,
+                self.pane_switch,
+            ],
             layout=w.Layout(flex_flow="row wrap", gap="6px"),
         )
+        charts = w.VBox(
+            [self.figure, self.rsi_fig, self.macd_fig], layout=w.Layout(flex="3 1 560px")
+        )
         body = w.HBox(
-            [self.figure, self.panel],
+            [charts, self.panel],
             layout=w.Layout(flex_flow="row wrap", align_items="flex-start"),
         )
         self.widget = w.VBox([self.header, controls, body, self.legend, self.message])
         self.widget.add_class("cryptousd-dashboard")
         self._drawn: tuple | None = None  # (last candle, forecast origin) on the chart
         self._y_range: tuple[float, float] | None = None
+        self._indicators = None  # the last state's indicator frame (drawn again when shown)
+
+    def _build_panes(self, bq, w) -> None:
+        """RSI and MACD figures under the price chart, on its time scale ``self.sx``."""
+        rsi_y = bq.LinearScale(min=0, max=100)
+        self.rsi_line = bq.Lines(
+            x=[], y=[], scales={"x": self.sx, "y": rsi_y}, colors=[RSI], stroke_width=1.5
+        )
+        # 30 and 70 across the whole pane (x on a 0..1 scale of its own: drawn once)
+        self.rsi_guides = bq.Lines(
+            x=[0.0, 1.0],
+            y=[[30.0, 30.0], [70.0, 70.0]],
+            scales={"x": bq.LinearScale(min=0, max=1), "y": rsi_y},
+            colors=[GUIDE, GUIDE],
+            line_style="dashed",
+            stroke_width=1,
+        )
+        self.rsi_fig = bq.Figure(
+            marks=[self.rsi_guides, self.rsi_line],
+            axes=[
+                bq.Axis(scale=self.sx, tick_format="%H:%M", grid_lines="none"),
+                bq.Axis(
+                    scale=rsi_y,
+                    orientation="vertical",
+                    label="RSI 14",
+                    label_offset="62px",
+                    tick_values=[30, 70],
+                    grid_lines="none",
+                ),
+            ],
+            animation_duration=0,
+            fig_margin=PANE_MARGIN,
+            layout=w.Layout(width="100%", height="140px"),
+        )
+        macd_y = bq.LinearScale()
+        ms = {"x": self.sx, "y": macd_y}
+        self.macd_up = bq.Bars(x=[], y=[], scales=ms, colors=[UP], opacities=[0.6], padding=0.2)
+        self.macd_down = bq.Bars(x=[], y=[], scales=ms, colors=[DOWN], opacities=[0.6], padding=0.2)
+        self.macd_lines = bq.Lines(x=[], y=[], scales=ms, colors=[MACD, SIGNAL], stroke_width=1.5)
+        self.macd_fig = bq.Figure(
+            marks=[self.macd_up, self.macd_down, self.macd_lines],
+            axes=[
+                bq.Axis(scale=self.sx, tick_format="%H:%M", grid_lines="none"),
+                bq.Axis(
+                    scale=macd_y,
+                    orientation="vertical",
+                    label="MACD 12/26/9",
+                    label_offset="62px",
+                    tick_format=",.0f",
+                    grid_color="#eceff1",
+                ),
+            ],
+            animation_duration=0,
+            fig_margin=PANE_MARGIN,
+            layout=w.Layout(width="100%", height="150px"),
+        )
+        self.rsi_fig.add_class("cu-pane-rsi")
+        self.macd_fig.add_class("cu-pane-macd")
+
+    def shown(self, pane: str) -> bool:
+        """Whether the indicator ``pane`` (one of :data:`PANES`) is switched on."""
+        return bool(self.pane_switch.children[PANES.index(pane)].value)
+
+    def _switch_pane(self, change=None) -> None:
+        self.rsi_fig.layout.display = None if self.shown("RSI") else "none"
+        self.macd_fig.layout.display = None if self.shown("MACD") else "none"
+        self.bollinger.visible = self.shown("Bollinger")
+        if self._indicators is not None:
+            self._draw_indicators(self._indicators)
+
+    def _draw_indicators(self, ind: pd.DataFrame) -> None:
+        """Draw the switched-on indicator panes from a frame of :mod:`cryptousd.indicators`
+        columns (the session's streaming values on the shown candles)."""
+        x = _naive(ind.index)
+        values = ind.to_numpy()  # columns by position: selecting lists of names is slow
+
+        def col(*names):
+            return values[:, [INDICATOR_COLUMNS.index(n) for n in names]].T
+
+        if self.shown("Bollinger"):
+            with self.bollinger.hold_sync():
+                self.bollinger.x = x
+                self.bollinger.y = col("bb_upper", "bb_mid", "bb_lower")
+        if self.shown("RSI"):
+            with self.rsi_line.hold_sync():
+                self.rsi_line.x, self.rsi_line.y = x, col("rsi")[0]
+        if self.shown("MACD"):
+            hist = np.nan_to_num(col("macd_hist")[0])
+            for mark, part in ((self.macd_up, hist > 0), (self.macd_down, hist < 0)):
+                with mark.hold_sync():
+                    mark.x, mark.y = x, np.where(part, hist, 0.0)
+            with self.macd_lines.hold_sync():
+                self.macd_lines.x = x
+                self.macd_lines.y = col("macd", "macd_signal")
 
     def set_controls(self, settings) -> None:
         """Show ``settings`` (a :class:`cryptousd.dashboard.Settings`) in the controls."""
@@ -158,13 +317,25 @@ class DashboardView:
             self.speed.options = tuple(sorted({*self.speed.options, settings.replay_speed}))
         self.speed.value = settings.replay_speed
 
-    def render(self, state: LiveState, *, describe: str, model_line: str, note: str = "") -> None:
+    def render(
+        self,
+        state: LiveState,
+        *,
+        describe: str,
+        model_line: str,
+        note: str = "",
+        classifier: tuple[str, dict] | None = None,
+    ) -> None:
         c = state.candles
         fc = state.forecast
         self.header.value = header_html(state.status, describe, note)
         drawn = (c.index[-1] if len(c) else None, fc.origin if fc is not None else None)
         changed = drawn != self._drawn  # candles and forecast only change when a candle closes
         self._drawn = drawn
+        ind = getattr(state, "indicators", None)
+        if ind is not None and len(ind) and changed:
+            self._indicators = ind
+            self._draw_indicators(ind)
         if len(c) and changed:
             with self.real.hold_sync():
                 self.real.x = _naive(c.index)
@@ -198,6 +369,14 @@ class DashboardView:
         if fc is not None:
             lows.append(fc.lower.min())
             highs.append(fc.upper.max())
+        if (
+            ind is not None
+            and len(ind)
+            and self.shown("Bollinger")
+            and np.isfinite(ind["bb_lower"].to_numpy()).any()
+        ):
+            lows.append(np.nanmin(ind["bb_lower"].to_numpy()))
+            highs.append(np.nanmax(ind["bb_upper"].to_numpy()))
         if f is not None:
             lows.append(f["low"])
             highs.append(f["high"])
@@ -219,7 +398,12 @@ class DashboardView:
                 self.sx.min = _naive(pd.DatetimeIndex([c.index[0] - pd.Timedelta(minutes=1)]))[0]
                 self.sx.max = _naive(pd.DatetimeIndex([t_end]))[0]
             self.now_line.x = _naive(pd.DatetimeIndex([t_now, t_now]))
-        self.panel.value = panel_html(state, model_line=model_line)
+        self.panel.value = panel_html(
+            state,
+            model_line=model_line,
+            volatility=self.shown("Volatility"),
+            classifier=classifier,
+        )
 
 
 def header_html(status: str, describe: str, note: str = "") -> str:
@@ -255,8 +439,17 @@ def _row(label: str, value: str, cls: str = "") -> str:
     )
 
 
-def panel_html(state: LiveState, *, model_line: str) -> str:
-    """The side panel as HTML (plain text values; every class name is a hook for tests)."""
+def panel_html(
+    state: LiveState,
+    *,
+    model_line: str,
+    volatility: bool = True,
+    classifier: tuple[str, dict] | None = None,
+) -> str:
+    """The side panel as HTML (plain text values; every class name is a hook for tests).
+
+    ``classifier``: (its label, {horizon: P(up)}) when P(up) comes from a direction classifier.
+    """
     c, fc, sc = state.candles, state.forecast, state.scorecard
     rows = []
     if len(c):
@@ -289,8 +482,40 @@ def panel_html(state: LiveState, *, model_line: str) -> str:
                 "cu-interval",
             )
         )
-        rows.append(_row(f"P(up in {h} min)", f"{fc.p_up:.1%}", "cu-pup"))
+        if classifier is None:
+            rows.append(_row(f"P(up in {h} min)", f"{fc.p_up:.1%}", "cu-pup"))
+            rows.append(
+                _row("P(up) from", f"the forecaster ({html.escape(fc.model)})", "cu-pup-from")
+            )
+        else:
+            label, p = classifier
+            shown = " · ".join(
+                f"{k} min {v:.1%}" if np.isfinite(v) else f"{k} min –" for k, v in p.items()
+            )
+            rows.append(_row(f"P(up in {h} min)", f"{p.get(h, np.nan):.1%}", "cu-pup"))
+            rows.append(
+                _row("P(up) from", f"classifier {html.escape(label)}: {shown}", "cu-pup-from")
+            )
         rows.append(_row("Forecast latency", f"{fc.elapsed_ms:.2f} ms", "cu-latency"))
+    ind = getattr(state, "indicators", None)
+    if volatility and ind is not None and len(ind):
+        last = dict(zip(INDICATOR_COLUMNS, ind.to_numpy()[-1], strict=True))
+        vol = last["volatility"]
+        rows.append(
+            _row(
+                "Volatility (30 min, annualised)",
+                "warming up" if not np.isfinite(vol) else f"{vol:.1%}",
+                "cu-vol",
+            )
+        )
+        if np.isfinite(last["rsi"]):
+            rows.append(
+                _row(
+                    "RSI 14 · Bollinger %b",
+                    f"{last['rsi']:.1f} · {last['bb_pct_b']:.2f}",
+                    "cu-rsi",
+                )
+            )
     rows.append(_row("Model", html.escape(model_line), "cu-model"))
     src = state.status
     if state.error:

@@ -35,7 +35,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .config import COVERAGE, INTERVAL_NS
+from .candles import frame_interval
+from .config import COVERAGE
 from .errors import DataError, ModelError
 from .features import series_arrays, windows
 from .forecast.base import Forecaster
@@ -192,7 +193,8 @@ def valid_origins(
     bad = np.zeros(n, dtype=bool)
     if "filled" in candles.columns:
         bad |= candles["filled"].to_numpy(dtype=bool)
-    jump = np.r_[False, np.diff(index_ns(idx)) != INTERVAL_NS]  # row t follows a hole
+    step = pd.Timedelta(frame_interval(candles, default="1min")).value
+    jump = np.r_[False, np.diff(index_ns(idx)) != step]  # row t follows a hole
     a = window - 1 if start is None else max(window - 1, int(idx.searchsorted(to_utc(start))))
     b = n - horizon if end is None else min(n - horizon, int(idx.searchsorted(to_utc(end))))
     if b <= a:

@@ -7,6 +7,9 @@ closed are scored against what happened, beside persistence. A failing source ne
 ``tick``: the session records the error, backs off exponentially and retries.
 
 Memory is bounded: the session keeps ``keep`` candles and at most ``horizon`` pending forecasts.
+Each closed candle also updates the streaming indicators (:mod:`cryptousd.indicators`, O(1) per
+candle, equal to the batch form over the candles this session has seen); ``state().indicators``
+holds their values on the shown candles.
 """
 
 from __future__ import annotations
@@ -24,9 +27,13 @@ from .candles import fill_gaps
 from .config import INTERVAL_NS, OHLCV
 from .errors import CryptoUSDError, SourceError
 from .forecast.base import Forecast, Forecaster
+from .indicators import COLUMNS as INDICATOR_COLUMNS
+from .indicators import IndicatorParams, StreamingIndicators
 from .sources.base import Source
 from .sources.replay import ReplayFinished
 from .times import index_ns
+
+_INDICATOR_INDEX = pd.Index(INDICATOR_COLUMNS)  # built once: a frame per tick reuses it
 
 
 @dataclass
@@ -87,6 +94,7 @@ class LiveState:
     next_retry_in: float | None
     last_update: float | None  # monotonic time of the last successful poll
     scorecard: Scorecard = field(default_factory=Scorecard)
+    indicators: pd.DataFrame | None = None  # indicator values on ``candles``' index (or None)
 
 
 class LiveSession:
@@ -103,6 +111,7 @@ class LiveSession:
         max_forecasts_per_tick: int = 10,
         backoff_s: tuple[float, float] = (1.0, 60.0),
         clock: Callable[[], float] = time.monotonic,
+        indicators: IndicatorParams | bool | None = True,
     ):
         self.source = source
         self.forecaster = forecaster
@@ -128,6 +137,13 @@ class LiveSession:
         self.finished = False
         self.forecast_ms: deque[float] = deque(maxlen=500)
         self.errors_seen = 0
+        params = indicators if isinstance(indicators, IndicatorParams) else None
+        self.indicators = StreamingIndicators(params) if indicators else None
+        # the values on the kept candles: rows [_ind_start, _ind_end) of a buffer twice as long,
+        # compacted when full (amortised O(1) per candle)
+        self._ind_buf = np.full((2 * self.keep, len(INDICATOR_COLUMNS)), np.nan)
+        self._ind_start = self._ind_end = 0
+        self._indicator_frame: pd.DataFrame | None = None
 
     # the loop body ---------------------------------------------------------------------------
     def tick(self) -> TickResult:
@@ -180,8 +196,39 @@ class LiveSession:
             # a hole the source could not backfill: flat candles at the previous close, volume 0
             frame = fill_gaps(frame)[0][OHLCV]
         scored = self._score(frame)
+        if self.indicators is not None:
+            first_new = (
+                frame.index.searchsorted(self.candles.index[-1], "right")
+                if len(self.candles)
+                else 0
+            )
+            self._update_indicators(frame[OHLCV].to_numpy("float64")[first_new:])
         self.candles = frame.iloc[-self.keep :]
         return scored
+
+    def _update_indicators(self, ohlcv: np.ndarray) -> None:
+        """Feed the newly closed candles (rows of OHLCV) to the streaming indicators."""
+        for row in ohlcv.tolist():
+            d = self.indicators.update(*row)
+            if self._ind_end == len(self._ind_buf):  # full: keep the last keep - 1 rows
+                kept = self._ind_buf[self._ind_end - self.keep + 1 : self._ind_end].copy()
+                self._ind_buf[: len(kept)] = kept
+                self._ind_start, self._ind_end = 0, len(kept)
+            self._ind_buf[self._ind_end] = [d[c] for c in INDICATOR_COLUMNS]
+            self._ind_end += 1
+            self._ind_start = max(self._ind_start, self._ind_end - self.keep)
+        self._indicator_frame = None
+
+    def indicator_frame(self, last: int | None = None) -> pd.DataFrame | None:
+        """The streaming indicators' values on the last ``last`` kept candles (all if None);
+        the same index as those candles."""
+        if self.indicators is None:
+            return None
+        if self._indicator_frame is None:
+            values = self._ind_buf[self._ind_start : self._ind_end].copy()
+            index = self.candles.index[len(self.candles) - len(values) :]
+            self._indicator_frame = pd.DataFrame(values, index=index, columns=_INDICATOR_INDEX)
+        return self._indicator_frame if last is None else self._indicator_frame.iloc[-last:]
 
     def _forecast_new(self, n_new: int) -> int:
         made = 0
@@ -239,4 +286,5 @@ class LiveSession:
             retry,
             self.last_update,
             self.scorecard,
+            self.indicator_frame(self.window),
         )

@@ -1,4 +1,4 @@
-"""Run notebooks 01-04 headlessly with papermill (``cryptousd notebooks [--quick]``).
+"""Run notebooks 01-05 headlessly with papermill (``cryptousd notebooks [--quick]``).
 
 Executed copies go to ``runs/notebooks/`` (git-ignored); the run stops at the first failing
 notebook and says which cell failed. ``--quick`` uses small parameters (a few minutes on a
@@ -15,7 +15,13 @@ from .config import NOTEBOOKS_DIR, PROJECT_ROOT, RUNS_DIR
 from .errors import CryptoUSDError
 from .locate import SAMPLE_SPLIT, locate_candles
 
-NOTEBOOKS = ["01-fetch-data", "02-build-candles", "03-train-lstm", "04-backtest"]
+NOTEBOOKS = [
+    "01-fetch-data",
+    "02-build-candles",
+    "03-train-lstm",
+    "04-backtest",
+    "05-indicators-direction",
+]
 
 
 def parameters(quick: bool, runs_dir: Path = RUNS_DIR) -> dict[str, dict]:
@@ -33,6 +39,7 @@ def parameters(quick: bool, runs_dir: Path = RUNS_DIR) -> dict[str, dict]:
         "02-build-candles": {},
         "03-train-lstm": {"out_dir": models},
         "04-backtest": {"results_dir": str(runs_dir / "results")},
+        "05-indicators-direction": {"out": str(runs_dir / "models" / "direction-nb")},
     }
     if not quick:
         return full
@@ -52,7 +59,7 @@ def parameters(quick: bool, runs_dir: Path = RUNS_DIR) -> dict[str, dict]:
             "val_range": list(val),
             "test_range": list(test),
             "epochs": 2,
-            "stride": 30,
+            "stride": 31,
             "calib_stride": 10,
             "eval_stride": 10,
             "out_dir": models,
@@ -63,6 +70,12 @@ def parameters(quick: bool, runs_dir: Path = RUNS_DIR) -> dict[str, dict]:
             "end": "2025-04-01",
             "stride": 5,
             "results_dir": str(runs_dir / "results"),
+        },
+        "05-indicators-direction": {
+            "data": archives[-1:],
+            "epochs": 1,
+            "lstm_stride": 20,
+            "out": str(runs_dir / "models" / "direction-nb"),
         },
     }
 

@@ -21,7 +21,7 @@ import sys
 
 from .config import NOTEBOOKS_DIR, PROJECT_ROOT
 
-DASHBOARD_NOTEBOOK = NOTEBOOKS_DIR / "05-live-dashboard.ipynb"
+DASHBOARD_NOTEBOOK = NOTEBOOKS_DIR / "06-live-dashboard.ipynb"
 # kernels kept running the notebook ahead of viewers: one for the next page, one for a reload or
 # a second viewer while the first is being replaced (each holds ~200 MB)
 POOL_SIZE = 2

@@ -202,3 +202,43 @@ def test_cli_dashboard_takes_a_pool_size():
     args = build_parser().parse_args(["dashboard", "--pool-size", "0"])
     assert args.pool_size == 0
     assert build_parser().parse_args(["dashboard"]).pool_size == 2
+
+
+def test_indicator_panes_draw_the_sessions_indicators_and_switch_off(dash):
+    for _ in range(3):
+        dash.step()
+    v, ind = dash.view, dash.session.state().indicators
+    assert len(v.rsi_line.x) == 60 and (v.rsi_line.x == v.real.x).all()  # one time axis
+    assert v.rsi_line.scales["x"] is v.sx is v.macd_lines.scales["x"] is v.bollinger.scales["x"]
+    np.testing.assert_array_equal(v.rsi_line.y, ind["rsi"].to_numpy())
+    np.testing.assert_array_equal(np.asarray(v.macd_lines.y)[1], ind["macd_signal"].to_numpy())
+    hist = np.asarray(v.macd_up.y) + np.asarray(v.macd_down.y)
+    np.testing.assert_array_equal(hist, ind["macd_hist"].fillna(0).to_numpy())
+    assert np.asarray(v.bollinger.y).shape == (3, 60) and "cu-vol" in v.panel.value
+    assert "%" in v.panel.value.split("cu-vol")[1].split("</tr>")[0]
+    for box in v.pane_switch.children:
+        box.value = False
+    dash.step()
+    assert v.rsi_fig.layout.display == "none" and v.macd_fig.layout.display == "none"
+    assert not v.bollinger.visible and "cu-vol" not in v.panel.value
+    v.pane_switch.children[0].value = True  # shown again at once, without waiting for a candle
+    assert v.rsi_fig.layout.display is None and len(v.rsi_line.x) == 60
+
+
+def test_p_up_from_the_direction_classifier_and_the_panel_says_which(dash, real_candles):
+    from cryptousd.forecast.direction import load_classifier
+
+    dash.step()
+    assert "the forecaster (lstm-direct-btcusdt-1m)" in dash.view.panel.value
+    dash.view.pup_source.value = "classifier (lstm)"
+    for _ in range(2):
+        dash.step()
+    panel = dash.view.panel.value
+    assert "classifier direction-btcusdt-1m (lstm)" in panel
+    session = dash.session
+    want = load_classifier(None, "lstm").p_up(session.candles, session.indicator_frame())[10]
+    assert f"{want:.1%}" in panel.split("cu-pup'")[1].split("</tr>")[0]
+    s = Settings.from_env({"CRYPTOUSD_CLASSIFIER": "direction-btcusdt-1m:mlp"})
+    assert (s.classifier, s.classifier_kind) == ("direction-btcusdt-1m", "mlp")
+    with pytest.raises(DataError, match="choose mlp or lstm"):
+        Settings.from_env({"CRYPTOUSD_CLASSIFIER": "x:forest"})

@@ -13,6 +13,14 @@ from cryptousd.config import RUNS_DIR
 
 from .browser import CHROMIUM, STICKS_PER_MARK_JS, browser_page, voila_server
 
+# a pane has drawn when its RSI line's path has a point for (nearly) every shown candle
+PANE_DRAWN_JS = """
+() => { const points = Array.from(document.querySelectorAll('.cu-pane-rsi path.line'))
+            .map(p => (p.getAttribute('d') || '').split('L').length);
+        const bars = document.querySelectorAll('.cu-pane-macd rect.bar');
+        return Math.max(0, ...points) >= 50 && bars.length >= 50; }
+"""
+
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(
@@ -39,6 +47,9 @@ def test_dashboard_draws_60_real_and_10_predicted_candles_and_keeps_updating():
         panel_1 = page.locator(".cu-panel").inner_text()
         time_1 = page.locator(".cu-time").inner_text()
         assert "Forecast close in 10 min" in panel_1 and "P(up in 10 min)" in panel_1
+        # the indicator panes draw under the price chart: an RSI line with points, MACD bars
+        page.wait_for_function(PANE_DRAWN_JS, timeout=30_000)
+        assert "Volatility (30 min, annualised)" in panel_1
         page.wait_for_function(
             "() => !document.querySelector('.cu-time').innerText"
             f".includes({time_1!r}.split('\\t').pop())",

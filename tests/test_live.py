@@ -154,3 +154,23 @@ def test_soak_10000_candles_flat_memory_no_errors(model):
     assert s.scorecard.n > 9_900 and s.errors_seen == 0
     assert len(s.candles) == s.keep and len(s.pending) <= s.pending.maxlen
     assert rss[1] - rss[0] < 16 * 2**20, rss  # flat: no growth beyond allocator noise
+
+
+def test_streaming_indicators_follow_the_session_and_equal_the_batch_form(model, candles):
+    from cryptousd.indicators import indicator_frame
+
+    s = LiveSession(ReplaySource(candles, speed=None), model)
+    s.tick()
+    first = s.candles.index[0]
+    for _ in range(399):
+        s.tick()
+    state = s.state()
+    assert state.indicators.index.equals(state.candles.index)
+    batch = indicator_frame(candles.loc[first : s.candles.index[-1]])  # every candle it has seen
+    np.testing.assert_allclose(
+        s.indicator_frame().to_numpy(), batch.iloc[-s.keep :].to_numpy(), rtol=0, atol=1e-9
+    )
+    assert state.indicators.notna().all().all()  # warmed up after 400 candles
+    off = LiveSession(ReplaySource(candles, speed=None), model, indicators=False)
+    off.tick()
+    assert off.state().indicators is None

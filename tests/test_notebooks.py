@@ -33,7 +33,7 @@ def executed(tmp_path_factory):
 
 
 def test_every_notebook_follows_the_house_style():
-    for name in [*NOTEBOOKS, "05-live-dashboard"]:
+    for name in [*NOTEBOOKS, "06-live-dashboard"]:
         nb = nbformat.read(NOTEBOOKS_DIR / f"{name}.ipynb", as_version=4)
         assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
         params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
@@ -42,7 +42,7 @@ def test_every_notebook_follows_the_house_style():
             c.source for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## ")
         ]
         assert any(h.startswith("## 1.") for h in headings), name
-        if name != "05-live-dashboard":
+        if name != "06-live-dashboard":
             assert (
                 "wrote" in nb.cells[-2].source.lower() or "wrote" in nb.cells[-1].source.lower()
             ), name
@@ -63,7 +63,8 @@ def test_notebooks_run_top_to_bottom_with_quick_parameters(executed):
         assert not errors, (name, errors[:1])
         counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
         assert counts == list(range(1, len(counts) + 1)), name
-    assert {p.name for p in (runs / "models").iterdir()} == {"lstm-direct", "lstm-recursive"}
+    models = {p.name for p in (runs / "models").iterdir()}
+    assert models == {"lstm-direct", "lstm-recursive", "direction-nb"}
     ev = json.loads((runs / "results" / "evaluation.json").read_text())
     assert ev["results"]["persistence"]["10"]["mae_ratio_vs_persistence"] == 1.0
 
@@ -84,7 +85,7 @@ def test_conclusion_of_04_is_written_from_its_numbers(executed):
 def test_nbval_lax_on_the_executed_notebooks_and_the_dashboard(executed):
     runs, _ = executed
     paths = [str(runs / "notebooks" / f"{n}.ipynb") for n in NOTEBOOKS] + [
-        str(NOTEBOOKS_DIR / "05-live-dashboard.ipynb")
+        str(NOTEBOOKS_DIR / "06-live-dashboard.ipynb")
     ]
     env = dict(os.environ, **OFFLINE)
     proc = subprocess.run(

@@ -93,6 +93,12 @@ def load_forecaster(
         base, _, where = name.partition("@")
         return load_baselines(where or None)[base]
     folder = resolve_model_dir(path_or_name)
+    if (folder / "card.json").exists() and read_card(folder).get("task") == "direction":
+        raise ModelError(
+            f"{folder.name} is a direction classifier, not a forecaster: choose it as the "
+            "dashboard's P(up) source (CRYPTOUSD_CLASSIFIER) or evaluate it with "
+            "`cryptousd evaluate --model " + folder.name + "`"
+        )
     for f in REQUIRED:
         if not (folder / f).exists():
             raise ModelError(
