@@ -162,7 +162,7 @@ class Dashboard:
             return
         kind = choice.split("(")[1].rstrip(")")
         try:
-            self.classifier = load_classifier(self.settings.classifier or None, kind)
+            self.classifier = load_classifier(self.settings.classifier or None, kind, jit=False)
         except CryptoUSDError as exc:
             self._show_error(str(exc))
             self.view.pup_source.value = "forecaster"

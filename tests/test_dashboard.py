@@ -235,6 +235,7 @@ def test_p_up_from_the_direction_classifier_and_the_panel_says_which(dash, real_
         dash.step()
     panel = dash.view.panel.value
     assert "classifier direction-btcusdt-1m (lstm)" in panel
+    assert dash.classifier.net.path == "numpy"  # the kernel never imports numba
     session = dash.session
     want = load_classifier(None, "lstm").p_up(session.candles, session.indicator_frame())[10]
     assert f"{want:.1%}" in panel.split("cu-pup'")[1].split("</tr>")[0]
