@@ -62,7 +62,7 @@ def ensure_env() -> None:
     # a first install shows pip's progress (package by package); an update only what changed
     quiet = [] if fresh else ["--quiet"]
     bar = ["--progress-bar", "on" if sys.stdout.isatty() else "off"]
-    cmd = [str(PY), "-m", "pip", "install", *quiet, *bar, "-e", ".[dev]"]
+    cmd = [str(PY), "-m", "pip", "install", *quiet, *bar, "-e", ".[dev,fast]"]
     subprocess.run(cmd, cwd=ROOT, check=True)
     STAMP.write_text(digest)
     say("environment ready")

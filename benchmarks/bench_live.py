@@ -1,7 +1,8 @@
 """The dashboard kernel: closed candle -> forecast -> chart update, in the kernel, one candle per
 tick; kernel memory (a fresh process that never imports TensorFlow); beside the same tick with
 Keras ``model.predict`` as the forecaster, in the same run. With Chromium installed, also the
-time from opening the page to the first chart drawn.
+time from opening the page to the first chart drawn, with a cold kernel (Voila's default: one
+started per page) beside the preheated pool that ``run.py dashboard`` serves, in the same run.
 
     .venv/bin/python benchmarks/bench_live.py            (or: cryptousd bench live)
 
@@ -26,6 +27,9 @@ from _util import in_fresh_process, table
 
 from cryptousd.config import shared_archives
 from cryptousd.locate import SAMPLE_FILE
+from cryptousd.serve import POOL_SIZE
+
+RESULT: dict = {}  # filled by main(); `cryptousd bench live --json PATH` writes it
 
 TICKS = """
 import numpy as np, sys
@@ -80,9 +84,10 @@ def indicators_table(archive: str, n: int = 1000) -> None:
 
 
 def main() -> None:
+    archives = shared_archives()
+    archive = str(archives[-1] if archives else SAMPLE_FILE)
     if "--indicators" in sys.argv:
-        return indicators_table(str(shared_archives()[-1] if shared_archives() else SAMPLE_FILE))
-    archive = str(shared_archives()[-1])
+        return indicators_table(archive)
     indicators_table(archive)
     ours = in_fresh_process(TICKS.format(archive=archive, n=2000, forecaster="d.forecaster"))
     keras_code = TICKS.replace(
@@ -120,20 +125,38 @@ def main() -> None:
 
     from tests.browser import CHROMIUM, browser_page, voila_server
 
+    RESULT.update(ticks={"numpy": ours, "keras_predict": ref})
     if CHROMIUM:
         import psutil
 
-        def kernel_mb() -> float:
+        def kernel_mb(url: str) -> float:
+            """The largest kernel of the Voila server on ``url``'s port (not other Jupyters')."""
+            port = f"--port={url.rstrip('/').rsplit(':', 1)[1]}"
+            servers = [
+                p for p in psutil.process_iter(["cmdline"]) if port in (p.info["cmdline"] or [])
+            ]
             ks = [
-                p
-                for p in psutil.process_iter(["cmdline"])
-                if "ipykernel_launcher" in " ".join(p.info["cmdline"] or [])
+                k
+                for s in servers
+                for k in s.children(recursive=True)
+                if "ipykernel_launcher" in " ".join(k.cmdline())
             ]
             return max(k.memory_info().rss for k in ks) / 2**20
 
         runs = []
-        for env in ({}, {}, {}, {"CRYPTOUSD_SOURCE": "auto", "CRYPTOUSD_REPLAY": ""}):
-            with voila_server(env) as url, browser_page() as page:
+        no_replay = {"CRYPTOUSD_REPLAY": ""}
+        cases = [
+            ("cold kernel (pool 0, Voila's default)", 0, {}),
+            ("preheated pool of 2 (run.py dashboard)", POOL_SIZE, {}),
+            ("cold kernel (pool 0, Voila's default)", 0, {}),
+            ("preheated pool of 2 (run.py dashboard)", POOL_SIZE, {}),
+            ("preheated, source auto", POOL_SIZE, {"CRYPTOUSD_SOURCE": "auto", **no_replay}),
+        ]
+        for label, pool, env in cases:
+            with (
+                voila_server(env, pool_size=pool, wait_preheated=True) as url,
+                browser_page() as page,
+            ):
                 t0 = time.monotonic()
                 page.goto(url, timeout=60_000)
                 page.wait_for_function(
@@ -143,16 +166,18 @@ def main() -> None:
                 time.sleep(5)
                 runs.append(
                     {
-                        "source": env.get("CRYPTOUSD_SOURCE", "replay (one month)"),
+                        "kernel": label,
+                        "source": env.get("CRYPTOUSD_SOURCE", "replay"),
                         "page -> first chart s": opened,
-                        "Voila kernel RSS MB (after 5 s live)": kernel_mb(),
+                        "Voila kernel RSS MB (after 5 s live)": kernel_mb(url),
                     }
                 )
         table(
-            "Voila page opened -> first chart with 70 candles drawn (Chromium); "
-            "the kernel's memory",
+            "Voila page opened -> first chart with 70 candles drawn (Chromium), on a server "
+            "already listening (preheated: its pool has run the notebook); the kernel's memory",
             runs,
         )
+        RESULT["first_chart"] = runs
     else:
         print("\n(Chromium not installed: skipping the page-load timing; apt-get install chromium)")
 

@@ -381,7 +381,7 @@ def cmd_backtest(args) -> dict:
 def cmd_dashboard(args) -> dict:
     from .serve import serve_dashboard
 
-    return serve_dashboard(port=args.port, open_browser=args.open)
+    return serve_dashboard(port=args.port, open_browser=args.open, pool_size=args.pool_size)
 
 
 def cmd_serve(args) -> dict:
@@ -412,8 +412,8 @@ def cmd_bench(args) -> dict:
             f"no benchmark {args.which!r}; choose from data, forecast, evaluate, live"
         )
     sys.argv = [str(bench)]
-    runpy.run_path(str(bench), run_name="__main__")
-    return {}
+    # a benchmark leaves what --json writes in its module-level RESULT
+    return runpy.run_path(str(bench), run_name="__main__").get("RESULT") or {}
 
 
 def cmd_notebooks(args) -> dict:
@@ -606,6 +606,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = add("dashboard", cmd_dashboard, "serve the live dashboard with Voila on localhost")
     s.add_argument("--port", type=int, default=8866)
     s.add_argument("--open", action="store_true", help="open a browser tab")
+    s.add_argument(
+        "--pool-size",
+        type=int,
+        default=2,
+        help="kernels kept running the notebook ahead of viewers (0: a cold kernel per page); "
+        "CRYPTOUSD_* settings are fixed when they start",
+    )
 
     v = add("serve", cmd_serve, "serve the live feed (HTTP API, SSE stream, page) to every viewer")
     v.add_argument(

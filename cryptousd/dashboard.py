@@ -130,7 +130,9 @@ class Dashboard:
             from .forecast import load_forecaster
             from .forecast.report import card_headline
 
-            self.forecaster = load_forecaster(self.settings.model)
+            # one forecast per closed candle takes ~1 ms in NumPy: the kernel never imports
+            # numba (its import and compiled-code cache would only delay the first chart)
+            self.forecaster = load_forecaster(self.settings.model, jit=False)
             card = getattr(self.forecaster, "card", None)
             self.model_line = card_headline(card) if card else self.forecaster.name
         source, note = make_source(
@@ -178,7 +180,7 @@ class Dashboard:
             return
         kind = choice.split("(")[1].rstrip(")")
         try:
-            self.classifier = load_classifier(self.settings.classifier or None, kind)
+            self.classifier = load_classifier(self.settings.classifier or None, kind, jit=False)
         except CryptoUSDError as exc:
             self._show_error(str(exc))
             self.view.pup_source.value = "forecaster"

@@ -101,24 +101,40 @@ def block_bootstrap_ci(
     resamples, seed : bootstrap replicates and the seed of their block starts.
     starts : (resamples, ceil(n / block)) block starts to use instead (shared across series).
 
-    Each replicate glues ``ceil(n / block)`` blocks drawn with replacement; block sums come from
-    cumulative sums, so the cost is one gather per block and no loop over replicates.
+    Each replicate glues ``ceil(n / block)`` blocks drawn with replacement. The sums of every
+    possible block come from cumulative sums first (hits and used side by side); the draws form a
+    sparse matrix, and one sparse product sums every replicate's blocks: no loop over
+    replicates, one pass over the draws. The sums are whole numbers, exact in float64, so the
+    result does not depend on the order of the additions.
     """
-    hits = np.asarray(hits, dtype="float64") * np.asarray(used, dtype="float64")
-    used = np.asarray(used, dtype="float64")
+    used = np.asarray(used, dtype=bool)
+    hits = np.asarray(hits, dtype=bool) & used
     n = len(used)
     if n == 0 or used.sum() == 0:
         return (math.nan, math.nan)
     block = int(min(max(block, 1), n))
     if starts is None:
         starts = bootstrap_starts(n, block, resamples, seed)
-    ch, cu = np.r_[0.0, np.cumsum(hits)], np.r_[0.0, np.cumsum(used)]
-    num = (ch[starts + block] - ch[starts]).sum(axis=1)
-    den = (cu[starts + block] - cu[starts]).sum(axis=1)
+    csum = np.zeros((n + 1, 2))
+    np.cumsum(np.column_stack([hits, used]), axis=0, out=csum[1:])
+    block_sums = csum[block:] - csum[:-block]  # (n - block + 1, 2): every block's (hits, used)
+    num, den = (_draw_matrix(starts, n - block + 1) @ block_sums).T
     ratio = num[den > 0] / den[den > 0]
     alpha = (1 - confidence) / 2
     lo, hi = np.quantile(ratio, [alpha, 1 - alpha])
     return (float(lo), float(hi))
+
+
+def _draw_matrix(starts: np.ndarray, n_blocks: int):
+    """The block draws as a sparse (resamples, n_blocks) matrix: row r holds one 1 per block that
+    replicate r drew (repeats add up), so ``matrix @ block_sums`` sums each replicate's blocks."""
+    from scipy import sparse
+
+    resamples, per_row = starts.shape
+    indptr = np.arange(0, starts.size + 1, per_row)
+    return sparse.csr_matrix(
+        (np.ones(starts.size), starts.ravel(), indptr), shape=(resamples, n_blocks)
+    )
 
 
 def bootstrap_starts(
@@ -127,7 +143,8 @@ def bootstrap_starts(
     """Random block starts (resamples, ceil(n / block)) in ``0 .. n - block``."""
     block = int(min(max(block, 1), n))
     rng = np.random.default_rng(seed)
-    return rng.integers(0, n - block + 1, size=(resamples, math.ceil(n / block)))
+    starts = rng.integers(0, n - block + 1, size=(resamples, math.ceil(n / block)))
+    return starts.astype(np.int32) if n < 2**31 else starts  # the same draws, half the memory
 
 
 def dm_note(e_model: np.ndarray, e_base: np.ndarray) -> str:
@@ -152,9 +169,10 @@ def diebold_mariano(e_model: np.ndarray, e_base: np.ndarray, h: int) -> float:
     if n < 10 or not np.any(d):
         return math.nan
     dc = d - d.mean()
-    var = dc @ dc / n
+    # einsum, not BLAS: a threaded dot waits on busy cores and gains nothing at this size
+    var = np.einsum("i,i->", dc, dc) / n
     for k in range(1, h):
-        var += 2 * (dc[k:] @ dc[:-k]) / n
+        var += 2 * np.einsum("i,i->", dc[k:], dc[:-k]) / n
     if var <= 0:
         return math.nan
     dm = d.mean() / math.sqrt(var / n)
@@ -320,6 +338,57 @@ def _binned_coverage(inside: np.ndarray, bins: np.ndarray, k: int) -> tuple[list
     return cov.tolist(), n.tolist()
 
 
+# origins per batch of inference: bounds memory (the windows of one chunk, float64 and float32
+# copies, are ~20 MB) whatever the range, and paces the progress bar
+CHUNK_ORIGINS = 16_384
+PROGRESS_MIN = 200_000  # origins x forecasters above which ``progress=None`` shows a bar
+
+
+def predict_all(
+    forecasters: dict,
+    feats: np.ndarray,
+    logc: np.ndarray,
+    times_ns: np.ndarray,
+    origins: np.ndarray,
+    *,
+    chunk: int | None = None,
+    progress: bool | None = None,
+) -> dict[str, np.ndarray]:
+    """Every forecaster's mean cumulative log returns (B, horizon) at ``origins``, computed chunk
+    by chunk (no Python work per origin; memory bounded by the chunk) with an optional bar."""
+    chunk = chunk or CHUNK_ORIGINS
+    n, horizon = len(origins), next(iter(forecasters.values())).horizon
+    total = n * len(forecasters)
+    out = {name: np.empty((n, horizon)) for name in forecasters}
+    bar = None
+    if progress or (progress is None and total > PROGRESS_MIN):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc="forecasting", unit="origin", unit_scale=True)
+    try:
+        for i in range(0, n, chunk):
+            o = origins[i : i + chunk]
+            for name, f in forecasters.items():
+                out[name][i : i + len(o)] = f.predict_origins(feats, logc, times_ns, o)
+                if bar is not None:
+                    bar.set_postfix_str(name, refresh=False)
+                    bar.update(len(o))
+    finally:
+        if bar is not None:
+            bar.close()
+    return out
+
+
+def origin_sigma(ret: np.ndarray, origins: np.ndarray, window: int) -> np.ndarray:
+    """:func:`window_sigma` of the one-minute returns in each origin's window, chunk by chunk."""
+    return np.concatenate(
+        [
+            window_sigma(windows(ret[:, None], origins[i : i + CHUNK_ORIGINS], window)[..., 0])
+            for i in range(0, len(origins), CHUNK_ORIGINS)
+        ]
+    )
+
+
 def walk_forward(
     candles: pd.DataFrame,
     forecasters: dict,
@@ -330,7 +399,7 @@ def walk_forward(
     coverage: float = COVERAGE,
     model: str | None = None,
     data: list[str] | None = None,
-    progress: bool = False,
+    progress: bool | None = None,
     train_up_rate: float | None = None,
 ) -> Evaluation:
     """Evaluate every forecaster at the same origins.
@@ -344,7 +413,8 @@ def walk_forward(
     stride : minutes between evaluation origins.
     coverage : central coverage of the prediction intervals.
     model, data : labels written into the result.
-    progress : show a progress bar over the forecasters.
+    progress : show a progress bar (origins x forecasters) when there are more than
+        ``PROGRESS_MIN`` of them; True forces it, False hides it.
     train_up_rate : share of up moves in the training period, which sets the direction of
         ``direction_majority_baseline`` (up when >= 0.5) at every horizon. When None it is
         measured per horizon on the candles before the first origin (all h-minute moves that end
@@ -378,7 +448,7 @@ def walk_forward(
     actual = logc[origins[:, None] + ks] - logc[origins, None]
     c0 = close[origins]
     actual_price = close[origins[:, None] + ks]
-    sigma = window_sigma(windows(feats[:, :1], origins, window)[..., 0])
+    sigma = origin_sigma(feats[:, 0], origins, window)
     up = actual > 0
     n = len(origins)
     rank = np.empty(n, dtype=int)
@@ -391,14 +461,9 @@ def walk_forward(
         up_rates = np.full(horizon, float(train_up_rate))
     starts_cache: dict[int, np.ndarray] = {}
     rows, preds, details = [], {}, {}
-    items = list(forecasters.items())
-    if progress:
-        from tqdm.auto import tqdm
-
-        items = tqdm(items, desc="forecasters", unit="model")
+    means = predict_all(forecasters, feats, logc, times, origins, progress=progress)
     errors = {}
-    for name, f in items:
-        mean = f.predict_origins(feats, logc, times, origins)
+    for name, mean in means.items():
         preds[name] = (origins, mean)
         errors[name] = c0[:, None] * np.exp(mean) - actual_price
     base_err = errors["persistence"]

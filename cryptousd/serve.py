@@ -1,5 +1,15 @@
 """Start Voila on the live-dashboard notebook (what ``python3 run.py dashboard`` and
 ``cryptousd dashboard`` run).
+
+Voila serves it with preheated kernels (``--preheat_kernel=True --pool_size=N``): a small pool of
+kernels each start and run the notebook before anyone asks, so an opened page is drawn from a
+kernel whose chart is already live instead of waiting for a kernel to start, import and backfill.
+What follows from that: every setting a pool kernel reads when it runs the notebook is fixed when
+it starts, not when a page is opened. The ``CRYPTOUSD_*`` variables (source, replay files and
+speed, refresh, model) come from the environment of the Voila process, so set them before it
+starts and restart it to change them; a page cannot pass its own (query strings are not read).
+A used kernel is replaced by a fresh one about a second later. ``pool_size=0`` serves cold
+kernels (one started per page, as Voila does by default).
 """
 
 from __future__ import annotations
@@ -12,9 +22,20 @@ import sys
 from .config import NOTEBOOKS_DIR, PROJECT_ROOT
 
 DASHBOARD_NOTEBOOK = NOTEBOOKS_DIR / "06-live-dashboard.ipynb"
+# kernels kept running the notebook ahead of viewers: one for the next page, one for a reload or
+# a second viewer while the first is being replaced (each holds ~200 MB)
+POOL_SIZE = 2
+UNUSED_LAB_EXTENSIONS = ("jupyterlab-jupytext", "@voila-dashboards/jupyterlab-preview")
 
 
-def voila_command(port: int = 8866, *, no_browser: bool = True, ip: str = "127.0.0.1") -> list[str]:
+def voila_command(
+    port: int = 8866,
+    *,
+    no_browser: bool = True,
+    ip: str = "127.0.0.1",
+    pool_size: int = POOL_SIZE,
+) -> list[str]:
+    """The Voila command line; ``pool_size`` preheated kernels (0: a cold kernel per page)."""
     voila = (
         shutil.which("voila", path=os.path.dirname(sys.executable))
         or shutil.which("voila")
@@ -28,17 +49,29 @@ def voila_command(port: int = 8866, *, no_browser: bool = True, ip: str = "127.0
         "--theme=light",
         "--VoilaConfiguration.show_tracebacks=True",
     ]
+    # JupyterLab front-end extensions the page never uses: not fetched before the first chart
+    cmd.append(f"--VoilaConfiguration.extension_denylist={list(UNUSED_LAB_EXTENSIONS)!r}")
+    if pool_size > 0:
+        cmd += ["--preheat_kernel=True", f"--pool_size={int(pool_size)}"]
     if no_browser:
         cmd.append("--no-browser")
     return cmd
 
 
-def serve_dashboard(port: int = 8866, *, open_browser: bool = False) -> dict:
+def serve_dashboard(
+    port: int = 8866, *, open_browser: bool = False, pool_size: int = POOL_SIZE
+) -> dict:
     """Run Voila in the foreground until Ctrl-C. On POSIX this process becomes Voila (exec), so a
     service manager's SIGTERM reaches the server itself and leaves nothing behind."""
     url = f"http://127.0.0.1:{port}/"
     print(f"CryptoUSD live dashboard: {url}  (Ctrl-C to stop)", flush=True)
-    cmd = voila_command(port, no_browser=not open_browser)
+    if pool_size > 0:
+        print(
+            f"{pool_size} preheated kernel(s) run the notebook ahead of viewers; CRYPTOUSD_* "
+            "settings are read now, restart to change them",
+            flush=True,
+        )
+    cmd = voila_command(port, no_browser=not open_browser, pool_size=pool_size)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     os.chdir(PROJECT_ROOT)
     if os.name == "posix":

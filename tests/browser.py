@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cryptousd.config import PROJECT_ROOT
 from cryptousd.locate import locate_candles
-from cryptousd.serve import voila_command
+from cryptousd.serve import POOL_SIZE, voila_command
 
 CHROMIUM = shutil.which("chromium") or (
     "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
@@ -40,8 +40,17 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def voila_server(env_extra: dict | None = None, timeout: float = 60.0):
-    """Yield the URL of a Voila server on a free localhost port, replaying the last shared month."""
+def voila_server(
+    env_extra: dict | None = None,
+    timeout: float = 60.0,
+    pool_size: int = POOL_SIZE,
+    wait_preheated: bool = False,
+):
+    """Yield the URL of a Voila server on a free localhost port, replaying the last shared month.
+
+    ``pool_size`` preheated kernels as ``run.py dashboard`` serves them (0: a cold kernel per
+    page); ``wait_preheated`` returns only once they have run the notebook (for timing a page
+    that opens on a warm server)."""
     port = free_port()
     env = dict(
         os.environ,
@@ -60,7 +69,11 @@ def voila_server(env_extra: dict | None = None, timeout: float = 60.0):
         else subprocess.DEVNULL
     )
     proc = subprocess.Popen(
-        voila_command(port), cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        voila_command(port, pool_size=pool_size),
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -77,6 +90,8 @@ def voila_server(env_extra: dict | None = None, timeout: float = 60.0):
                         f"voila did not answer on {url} within {timeout:.0f} s"
                     ) from None
                 time.sleep(0.2)
+        if wait_preheated and pool_size > 0:
+            wait_for_idle_kernels(proc.pid, pool_size, deadline=time.monotonic() + 4 * timeout)
         yield url
     finally:
         proc.terminate()
@@ -84,6 +99,32 @@ def voila_server(env_extra: dict | None = None, timeout: float = 60.0):
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def wait_for_idle_kernels(server_pid: int, n: int, deadline: float) -> None:
+    """Wait until the server has ``n`` kernels and none is busy (the notebook has run in each:
+    a live dashboard's timer then uses a few percent of a core)."""
+    import psutil
+
+    server = psutil.Process(server_pid)
+    while time.monotonic() < deadline:
+        kernels = [
+            p
+            for p in server.children(recursive=True)
+            if "ipykernel_launcher" in " ".join(p.cmdline())
+        ]
+        if len(kernels) >= n:
+            before = [k.cpu_times() for k in kernels]
+            time.sleep(1.0)
+            busy = [
+                (k.cpu_times().user + k.cpu_times().system) - (b.user + b.system)
+                for k, b in zip(kernels, before, strict=True)
+            ]
+            if max(busy) < 0.3:
+                return
+        else:
+            time.sleep(0.5)
+    raise RuntimeError(f"the {n} preheated kernel(s) did not settle in time")
 
 
 @contextlib.contextmanager

@@ -166,6 +166,44 @@ def test_auto_on_a_fresh_clone_replays_the_bundled_sample(tmp_path, monkeypatch)
     )
 
 
+def test_the_dashboard_kernel_imports_only_what_the_page_uses():
+    """What a Voila kernel imports before the first chart: no TensorFlow, no numba (one forecast
+    per candle runs in NumPy), no scipy, matplotlib or exchange clients for a replay."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys; os.environ['CRYPTOUSD_SOURCE'] = 'replay'\n"
+        "from cryptousd.dashboard import Dashboard, Settings\n"
+        "d = Dashboard(Settings.from_env()); d.step()\n"
+        "assert d.forecaster.net.path == 'numpy'\n"
+        "heavy = ['tensorflow', 'keras', 'numba', 'scipy', 'matplotlib', 'ccxt', 'yfinance']\n"
+        "print([m for m in heavy if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == "[]"
+
+
+def test_voila_serves_a_preheated_pool_unless_told_not_to():
+    from cryptousd.serve import POOL_SIZE, voila_command
+
+    cmd = voila_command(8866)
+    assert "--preheat_kernel=True" in cmd and f"--pool_size={POOL_SIZE}" in cmd
+    assert any(a.startswith("--VoilaConfiguration.extension_denylist=") for a in cmd)
+    cold = voila_command(8866, pool_size=0)
+    assert not any("preheat" in a or "pool_size" in a for a in cold)
+
+
+def test_cli_dashboard_takes_a_pool_size():
+    from cryptousd.cli import build_parser
+
+    args = build_parser().parse_args(["dashboard", "--pool-size", "0"])
+    assert args.pool_size == 0
+    assert build_parser().parse_args(["dashboard"]).pool_size == 2
+
+
 def test_indicator_panes_draw_the_sessions_indicators_and_switch_off(dash):
     for _ in range(3):
         dash.step()
@@ -197,6 +235,7 @@ def test_p_up_from_the_direction_classifier_and_the_panel_says_which(dash, real_
         dash.step()
     panel = dash.view.panel.value
     assert "classifier direction-btcusdt-1m (lstm)" in panel
+    assert dash.classifier.net.path == "numpy"  # the kernel never imports numba
     session = dash.session
     want = load_classifier(None, "lstm").p_up(session.candles, session.indicator_frame())[10]
     assert f"{want:.1%}" in panel.split("cu-pup'")[1].split("</tr>")[0]

@@ -307,3 +307,33 @@ def test_a_missing_dm_pvalue_says_why_and_never_reads_as_tied(candles, forecaste
     assert (t.loc["drift", "dm_note"] == "tested").all()
     text = json.dumps(ev.to_dict()) + ev.summary().to_string()
     assert "tie" not in text.lower()
+
+
+def test_block_bootstrap_equals_gluing_the_drawn_blocks_one_replicate_at_a_time():
+    from cryptousd.evaluate import bootstrap_starts
+
+    rng = np.random.default_rng(4)
+    hits, used = rng.random(1003) < 0.5, rng.random(1003) < 0.8
+    block, resamples = 7, 200
+    starts = bootstrap_starts(len(hits), block, resamples, seed=9)
+    ratios = []
+    for row in starts:  # glue the blocks of each replicate literally
+        idx = np.concatenate([np.arange(s, s + block) for s in row])
+        ratios.append((hits & used)[idx].sum() / used[idx].sum())
+    expected = tuple(np.quantile(ratios, [0.025, 0.975]))
+    got = block_bootstrap_ci(hits, used, block, resamples=resamples, seed=9)
+    assert got == expected
+
+
+def test_chunked_evaluation_equals_one_chunk_and_shows_progress(
+    candles, forecasters, monkeypatch, capsys
+):
+    import cryptousd.evaluate as ev_mod
+
+    whole = walk_forward(candles, forecasters, start=candles.index[2000], progress=False)
+    monkeypatch.setattr(ev_mod, "CHUNK_ORIGINS", 97)
+    chunked = walk_forward(candles, forecasters, start=candles.index[2000], progress=True)
+    pd.testing.assert_frame_equal(whole.table, chunked.table)
+    for name, (origins, mean) in whole.predictions.items():
+        np.testing.assert_array_equal(chunked.predictions[name][1], mean)
+    assert "forecasting" in capsys.readouterr().err

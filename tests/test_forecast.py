@@ -192,3 +192,94 @@ def test_unknown_model_and_window_horizon_mismatch(model_copy):
 
     with pytest.raises(ModelError, match="forecasts 10; the request asks for window 60, horizon 5"):
         load_forecaster(model_copy, horizon=5)
+
+
+def random_lstm_weights(seed=0, n_features=5, n_out=10, scale=1.0):
+    """Weights of the shipped architecture, drawn like Keras' initialisers (Glorot-uniform kernels,
+    unit forget-gate bias), so that every gate and state moves with the input."""
+    rng = np.random.default_rng(seed)
+
+    def glorot(n_in, n_o):
+        lim = scale * np.sqrt(6 / (n_in + n_o))
+        return rng.uniform(-lim, lim, (n_in, n_o)).astype("float32")
+
+    w = {}
+    for name, n_in, u in (("lstm_1", n_features, 64), ("lstm_2", 64, 32)):
+        bias = rng.normal(0, 0.1, 4 * u)
+        bias[u : 2 * u] += 1.0
+        w |= {
+            f"{name}/kernel": glorot(n_in, 4 * u),
+            f"{name}/recurrent_kernel": glorot(u, 4 * u),
+            f"{name}/bias": bias.astype("float32"),
+        }
+    for name, n_in, n_o in (("dense_1", 32, 16), ("dense_2", 16, n_out)):
+        w |= {f"{name}/kernel": glorot(n_in, n_o), f"{name}/bias": rng.normal(0, 0.1, n_o)}
+    return {k: v.astype("float32") for k, v in w.items()}
+
+
+def fast_paths():
+    """The float32 paths present here: NumPy always, numba where it is installed."""
+    from cryptousd.forecast.numpy_lstm import jit_wanted
+
+    return [False, True] if jit_wanted() else [False]
+
+
+@pytest.mark.parametrize("jit", fast_paths(), ids=lambda j: "numba" if j else "numpy")
+@pytest.mark.parametrize("batch", [1, 7, 2500])  # one window; less than a tile; threads/tiles
+def test_float32_forward_pass_agrees_with_the_float64_reference(jit, batch):
+    from cryptousd.forecast.numpy_lstm import NumpyLSTM, reference_forward
+
+    w = random_lstm_weights(seed=batch, scale=1.5)
+    x = np.random.default_rng(batch).normal(0, 1.5, (batch, 60, 5)).astype("float32")
+    net = NumpyLSTM(w, jit=jit)
+    assert net.path == ("numba" if jit else "numpy")
+    ref = reference_forward(w, x)
+    got = net(x)
+    assert got.dtype == np.float32 and got.shape == (batch, 10)
+    assert batch == 1 or ref.std(axis=0).min() > 1e-3  # outputs depend on the window
+    assert np.max(np.abs(got - ref)) / np.max(np.abs(ref)) < 1e-5
+
+
+def test_batched_rows_equal_the_same_windows_one_by_one():
+    from cryptousd.forecast.numpy_lstm import NumpyLSTM
+
+    w = random_lstm_weights(seed=3)
+    x = np.random.default_rng(3).normal(0, 1, (1500, 60, 5)).astype("float32")
+    for jit in fast_paths():
+        net = NumpyLSTM(w, jit=jit)
+        batch = net(x)
+        one_by_one = np.concatenate([net(x[i : i + 1]) for i in range(0, 1500, 149)])
+        np.testing.assert_allclose(batch[::149], one_by_one, rtol=1e-5, atol=1e-6)
+
+
+def test_jit_can_be_switched_off(monkeypatch):
+    from cryptousd.forecast.numpy_lstm import NumpyLSTM
+
+    monkeypatch.setenv("CRYPTOUSD_JIT", "0")
+    assert NumpyLSTM(random_lstm_weights()).path == "numpy"
+
+
+def test_batches_on_the_numba_path_agree_with_or_without_threadpoolctl(monkeypatch):
+    """A batch runs as BLAS chunks on threads (threadpoolctl) or as parallel fused tiles."""
+    from cryptousd.forecast.numpy_lstm import NumpyLSTM, jit_wanted
+
+    if not jit_wanted():
+        pytest.skip("numba is not installed (pip install -e '.[fast]')")
+    w = random_lstm_weights(seed=5)
+    x = np.random.default_rng(5).normal(0, 1, (700, 60, 5)).astype("float32")
+    net = NumpyLSTM(w, jit=True)
+    chunks = net(x)
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # import fails: fused tiles
+    tiles = net(x)
+    np.testing.assert_allclose(chunks, tiles, rtol=1e-5, atol=1e-6)
+
+
+def test_direct_batch_path_equals_the_generic_per_window_scaling(model, real_candles):
+    from cryptousd.features import series_arrays
+    from cryptousd.forecast.base import Forecaster
+
+    a = series_arrays(real_candles.iloc[:3000])
+    origins = np.r_[59, np.arange(100, 2980, 7)]
+    fast = model.predict_origins(a.feats, a.logc, a.times, origins, chunk=100)
+    generic = Forecaster.predict_origins(model, a.feats, a.logc, a.times, origins)
+    np.testing.assert_array_equal(fast, generic)

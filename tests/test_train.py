@@ -133,3 +133,31 @@ def test_shipped_default_model_agrees_with_its_keras_file(real_candles):
     )
     ref = kmodel.predict(x, verbose=0)
     assert np.max(np.abs(ref - model.net(x))) / np.max(np.abs(ref)) < 1e-4
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["numpy", "numba"])
+def test_float32_fast_paths_agree_with_keras_on_a_lively_network(jit):
+    """The shipped model's outputs barely move with the window, so this holds both float32 paths
+    to Keras on weights (drawn like Keras' initialisers) whose every unit moves."""
+    from cryptousd.forecast.numpy_lstm import NumpyLSTM, jit_wanted, reference_forward
+    from cryptousd.forecast.train import build_keras_model, keras_weights
+
+    from .test_forecast import random_lstm_weights
+
+    if jit and not jit_wanted():
+        pytest.skip("numba is not installed (pip install -e '.[fast]')")
+    w = random_lstm_weights(seed=11, scale=1.5)
+    kmodel = build_keras_model(5, 60, 10, "direct", 0.2)
+    for layer in ("lstm_1", "lstm_2"):
+        kmodel.get_layer(layer).set_weights(
+            [w[f"{layer}/kernel"], w[f"{layer}/recurrent_kernel"], w[f"{layer}/bias"]]
+        )
+    for layer in ("dense_1", "dense_2"):
+        kmodel.get_layer(layer).set_weights([w[f"{layer}/kernel"], w[f"{layer}/bias"]])
+    assert all(np.array_equal(w[k], v) for k, v in keras_weights(kmodel).items())
+    x = np.random.default_rng(11).normal(0, 1.5, (300, 60, 5)).astype("float32")
+    ref = kmodel.predict(x, verbose=0)
+    assert ref.std(axis=0).min() > 1e-3
+    mine = NumpyLSTM(w, jit=jit)(x)
+    assert np.max(np.abs(ref - mine)) / np.max(np.abs(ref)) < 1e-4
+    assert np.max(np.abs(ref - reference_forward(w, x))) / np.max(np.abs(ref)) < 1e-4

@@ -51,19 +51,45 @@ class Forecast:
         return float((self.candles["close"].iloc[-1] / self.last_close - 1) * 100)
 
 
+_CANDLE_COLUMNS = pd.Index(OHLCV)
+
+
 def forecast_candles(last_time_ns: int, last_close: float, mean, lower, upper) -> pd.DataFrame:
     """Cumulative log returns (H,) to a valid candle frame continuing after ``last_time_ns``."""
     close = last_close * np.exp(mean)
     lo = last_close * np.exp(lower)
     hi = last_close * np.exp(upper)
-    open_ = np.r_[last_close, close[:-1]]
-    high = np.maximum.reduce([open_, close, hi])
-    low = np.minimum.reduce([open_, close, lo])
-    times = last_time_ns + INTERVAL_NS * np.arange(1, len(mean) + 1)
-    index = pd.DatetimeIndex(pd.to_datetime(times, utc=True), name="open_time")
-    return pd.DataFrame(
-        {"open": open_, "high": high, "low": low, "close": close, "volume": 0.0}, index=index
-    )
+    ohlcv = np.empty((len(mean), 5))
+    ohlcv[0, 0] = last_close
+    ohlcv[1:, 0] = close[:-1]
+    ohlcv[:, 3] = close
+    np.maximum(np.maximum(ohlcv[:, 0], close), hi, out=ohlcv[:, 1])
+    np.minimum(np.minimum(ohlcv[:, 0], close), lo, out=ohlcv[:, 2])
+    ohlcv[:, 4] = 0.0
+    index = _future_index(last_time_ns, len(mean))
+    return pd.DataFrame(ohlcv, index=index, columns=_CANDLE_COLUMNS)
+
+
+def _future_index(last_time_ns: int, n: int) -> pd.DatetimeIndex:
+    """The ``n`` open times after ``last_time_ns``, as a UTC index named ``open_time``."""
+    times = last_time_ns + INTERVAL_NS * np.arange(1, n + 1, dtype="int64")
+    return pd.DatetimeIndex(times.view("M8[ns]"), name="open_time").tz_localize("UTC")
+
+
+def _columns(candles: pd.DataFrame, names: list[str], rows: int) -> np.ndarray:
+    """The last ``rows`` of the named columns as one float64 (rows, len(names)) array; a missing
+    column raises ``KeyError``. Reads each column's array directly (a per-column ``candles[c]``
+    builds a Series each time, which costs more than the whole forward pass)."""
+    get = getattr(candles, "_get_column_array", None)  # pandas' column access without a Series
+    cols = list(candles.columns)
+    out = np.empty((min(rows, len(candles)), len(names)))
+    for j, name in enumerate(names):
+        if get is not None and name in cols and cols.count(name) == 1:
+            col = get(cols.index(name))
+        else:
+            col = candles[name].to_numpy()
+        out[:, j] = col[len(col) - len(out) :]
+    return out
 
 
 def check_window(candles: pd.DataFrame, window: int) -> tuple[np.ndarray, np.ndarray]:
@@ -78,10 +104,10 @@ def check_window(candles: pd.DataFrame, window: int) -> tuple[np.ndarray, np.nda
             f"pass at least the last {window} closed candles"
         )
     try:
-        ohlcv = np.column_stack([candles[c].to_numpy("float64")[-window:] for c in OHLCV])
+        ohlcv = _columns(candles, OHLCV, window)
     except KeyError as exc:
         raise ModelError(f"candles lack column(s) {exc}; need {', '.join(OHLCV)}") from None
-    times = index_ns(candles.index[-window:])
+    times = index_ns(candles.index[len(candles) - window :])
     if not np.isfinite(ohlcv).all():
         raise ModelError(
             "the last candles contain NaN or infinite values; repair or fill them first"

@@ -254,9 +254,11 @@ def _npz(path: Path) -> dict:
         raise ModelError(f"{path}: unreadable ({type(exc).__name__}); retrain it") from None
 
 
-def load_classifier(path_or_name=None, kind: str | None = None) -> DirectionClassifier:
+def load_classifier(
+    path_or_name=None, kind: str | None = None, *, jit: bool | None = None
+) -> DirectionClassifier:
     """Load a direction model folder; ``kind`` ``mlp`` or ``lstm`` (default: the card's
-    ``default_kind``). Never imports TensorFlow."""
+    ``default_kind``). Never imports TensorFlow. ``jit``: see :class:`.numpy_lstm.NumpyLSTM`."""
     folder = resolve_classifier_dir(path_or_name)
     card = json.loads((folder / "card.json").read_text())
     if card.get("task") != "direction":
@@ -264,7 +266,7 @@ def load_classifier(path_or_name=None, kind: str | None = None) -> DirectionClas
     kind = kind or card.get("default_kind", "mlp")
     scaler = DirectionScaler.from_dict(json.loads((folder / "scaler.json").read_text()))
     weights = _npz(folder / f"{kind}.npz")
-    net = DenseNet(weights) if kind == "mlp" else NumpyLSTM(weights)
+    net = DenseNet(weights) if kind == "mlp" else NumpyLSTM(weights, jit=jit)
     return DirectionClassifier(kind, net, scaler, card, card.get("name", folder.name))
 
 

@@ -54,7 +54,10 @@ class Calibration:
 
     def _quantile(self, level: float) -> np.ndarray:
         level = float(np.clip(level, self.levels[0], self.levels[-1]))
-        return np.array([np.interp(level, self.levels, q) for q in self.quantiles])
+        cache = self.__dict__.setdefault("_quantile_cache", {})  # a live forecast asks each tick
+        if level not in cache:
+            cache[level] = np.array([np.interp(level, self.levels, q) for q in self.quantiles])
+        return cache[level]
 
     def p_up(self, mean: np.ndarray, sigma: np.ndarray, horizon_index: int = -1) -> np.ndarray:
         """P(cumulative return at a horizon > 0) = 1 - F(-mean / sigma); the last horizon by

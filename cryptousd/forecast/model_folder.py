@@ -79,10 +79,15 @@ def read_card(folder: Path) -> dict:
 
 
 def load_forecaster(
-    path_or_name=None, *, window: int | None = None, horizon: int | None = None
+    path_or_name=None,
+    *,
+    window: int | None = None,
+    horizon: int | None = None,
+    jit: bool | None = None,
 ) -> Forecaster:
     """Load an LSTM model folder, or a baseline (``persistence``, ``drift``, ``ar``) calibrated in
-    the default model folder (or ``"ar@models/NAME"`` for another folder's)."""
+    the default model folder (or ``"ar@models/NAME"`` for another folder's). ``jit``: see
+    :class:`.numpy_lstm.NumpyLSTM` (None: numba where installed; False: NumPy only)."""
     name = str(path_or_name) if path_or_name is not None else None
     if name is not None and name.split("@")[0] in BASELINES:
         base, _, where = name.partition("@")
@@ -101,7 +106,7 @@ def load_forecaster(
             )
     card = read_card(folder)
     try:
-        net = NumpyLSTM(_read_npz(folder / "weights.npz"))
+        net = NumpyLSTM(_read_npz(folder / "weights.npz"), jit=jit)
         scaler = Scaler.from_dict(_read_json(folder / "scaler.json"))
         model = LSTMForecaster(
             net,

@@ -1,15 +1,59 @@
-"""The LSTM forward pass in NumPy, matching Keras (``tanh`` cell, ``sigmoid`` gates, order i f c o).
+"""The LSTM forward pass without TensorFlow, matching Keras (``tanh`` cell, ``sigmoid`` gates,
+gate order i f c o in the saved weights).
 
-Trick: sigmoid(x) = (1 + tanh(x / 2)) / 2, so the input, forget and output gate columns of the
-weights are pre-scaled by 1/2 and a single ``tanh`` over all four gates does the work of four calls.
-Input projections of a whole sequence are one matrix product; only ``h @ U`` runs per step.
+Two paths compute the same network:
+
+- :func:`reference_forward`: float64, Keras' formulas written out literally, one step at a time.
+  Slow and obviously right; the tests hold the fast path to it and to Keras.
+- :class:`NumpyLSTM` (what forecasters call): float32. The input projections of all steps are one
+  matrix product; only ``h @ U`` stays inside the loop over steps, batched over every window at
+  once. sigmoid(x) = (1 + tanh(x / 2)) / 2, so the input, forget and output gate columns are
+  pre-scaled by 1/2 and one ``tanh`` over all four gates does the work of four calls. When numba
+  is installed (the optional ``fast`` extra) the loop runs compiled instead
+  (:mod:`.jit_lstm`: every window on its own core-local tile, both layers and the head fused);
+  ``CRYPTOUSD_JIT=0`` forces the NumPy path. ``NumpyLSTM.path`` says which ran.
 """
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 LAYERS = ("lstm_1", "lstm_2", "dense_1", "dense_2")
+# batches at least this large are split over threads on the NumPy path (ufuncs release the GIL),
+# where threadpoolctl can hold BLAS to one thread per thread
+THREAD_MIN_BATCH = 1024
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _reference_lstm(x, kernel, recurrent, bias, return_sequences: bool) -> np.ndarray:
+    b, t, _ = x.shape
+    u = recurrent.shape[0]
+    h, c = np.zeros((b, u)), np.zeros((b, u))
+    seq = []
+    for step in range(t):
+        z = x[:, step] @ kernel + h @ recurrent + bias
+        i, f, g, o = z[:, :u], z[:, u : 2 * u], z[:, 2 * u : 3 * u], z[:, 3 * u :]
+        c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+        h = _sigmoid(o) * np.tanh(c)
+        seq.append(h)
+    return np.stack(seq, axis=1) if return_sequences else h
+
+
+def reference_forward(weights: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    """(B, T, F) -> (B, n_out) in float64, step by step as Keras defines the layers."""
+    w = {k: np.asarray(v, dtype="float64") for k, v in weights.items()}
+    x = np.asarray(x, dtype="float64")
+    h = _reference_lstm(x, w["lstm_1/kernel"], w["lstm_1/recurrent_kernel"], w["lstm_1/bias"], True)
+    h = _reference_lstm(
+        h, w["lstm_2/kernel"], w["lstm_2/recurrent_kernel"], w["lstm_2/bias"], False
+    )
+    d = np.maximum(h @ w["dense_1/kernel"] + w["dense_1/bias"], 0.0)
+    return d @ w["dense_2/kernel"] + w["dense_2/bias"]
 
 
 def _prescale(kernel: np.ndarray, recurrent: np.ndarray, bias: np.ndarray):
@@ -17,40 +61,63 @@ def _prescale(kernel: np.ndarray, recurrent: np.ndarray, bias: np.ndarray):
     s = np.ones(4 * u, dtype="float32")
     s[:u] = s[u : 2 * u] = s[3 * u :] = 0.5
     return (
-        (kernel * s).astype("float32"),
-        (recurrent * s).astype("float32"),
-        (bias * s).astype("float32"),
+        np.ascontiguousarray(kernel * s, dtype="float32"),
+        np.ascontiguousarray(recurrent * s, dtype="float32"),
+        np.ascontiguousarray(bias * s, dtype="float32"),
     )
 
 
 def _lstm(x: np.ndarray, kernel, recurrent, bias, return_sequences: bool) -> np.ndarray:
     b, t, _ = x.shape
     u = recurrent.shape[0]
-    xw = x @ kernel
+    xw = x @ kernel  # every step's input projection in one product: (B, T, 4U)
     xw += bias
     h = np.zeros((b, u), dtype="float32")
     c = np.zeros((b, u), dtype="float32")
+    tmp = np.empty((b, u), dtype="float32")
     out = np.empty((b, t, u), dtype="float32") if return_sequences else None
     z = np.empty((b, 4 * u), dtype="float32")
     for step in range(t):
         np.matmul(h, recurrent, out=z)
         z += xw[:, step]
         np.tanh(z, out=z)
-        gates = z[:, :u], z[:, u : 2 * u], z[:, 2 * u : 3 * u], z[:, 3 * u :]
-        i, f, g, o = gates
-        # c = sigmoid(f) * c + sigmoid(i) * g with sigmoid = (1 + tanh(x/2)) / 2
-        c = 0.5 * ((1.0 + f) * c + (1.0 + i) * g)
-        h = 0.5 * (1.0 + o) * np.tanh(c)
-        if out is not None:
-            out[:, step] = h
+        # c = sigmoid(f) * c + sigmoid(i) * g, h = sigmoid(o) * tanh(c),
+        # with sigmoid = (1 + tanh(x / 2)) / 2 and the 1/2 folded into one multiply
+        i, f, g, o = z[:, :u], z[:, u : 2 * u], z[:, 2 * u : 3 * u], z[:, 3 * u :]
+        f += 1.0
+        c *= f
+        i += 1.0
+        np.multiply(i, g, out=tmp)
+        c += tmp
+        c *= 0.5
+        np.tanh(c, out=tmp)
+        o += 1.0
+        o *= 0.5
+        h = out[:, step] if out is not None else h
+        np.multiply(o, tmp, out=h)
     return out if return_sequences else h
 
 
-class NumpyLSTM:
-    """LSTM(64, seq) -> Dropout -> LSTM(32) -> Dense(16, relu) -> Dense(out), inference only."""
+def jit_wanted() -> bool:
+    """Whether the compiled path may be used: numba installed and ``CRYPTOUSD_JIT`` not ``0``."""
+    if os.environ.get("CRYPTOUSD_JIT", "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
-    def __init__(self, weights: dict[str, np.ndarray]):
-        self.weights = dict(weights)  # as given, for saving
+
+class NumpyLSTM:
+    """LSTM(64, seq) -> Dropout -> LSTM(32) -> Dense(16, relu) -> Dense(out), inference only.
+
+    ``path`` is ``"numba"`` or ``"numpy"``: which implementation runs the float32 forward pass.
+    ``jit=None`` picks numba when :func:`jit_wanted`, ``False`` forces NumPy.
+    """
+
+    def __init__(self, weights: dict[str, np.ndarray], jit: bool | None = None):
+        self.weights = dict(weights)  # as given, for saving and the float64 reference
         self.l1 = _prescale(
             weights["lstm_1/kernel"], weights["lstm_1/recurrent_kernel"], weights["lstm_1/bias"]
         )
@@ -58,23 +125,42 @@ class NumpyLSTM:
             weights["lstm_2/kernel"], weights["lstm_2/recurrent_kernel"], weights["lstm_2/bias"]
         )
         self.d1 = (
-            weights["dense_1/kernel"].astype("float32"),
-            weights["dense_1/bias"].astype("float32"),
+            np.ascontiguousarray(weights["dense_1/kernel"], dtype="float32"),
+            np.ascontiguousarray(weights["dense_1/bias"], dtype="float32"),
         )
         self.d2 = (
-            weights["dense_2/kernel"].astype("float32"),
-            weights["dense_2/bias"].astype("float32"),
+            np.ascontiguousarray(weights["dense_2/kernel"], dtype="float32"),
+            np.ascontiguousarray(weights["dense_2/bias"], dtype="float32"),
         )
         self.n_features = self.l1[0].shape[0]
         self.n_out = self.d2[0].shape[1]
+        self.path = "numba" if (jit_wanted() if jit is None else jit) else "numpy"
 
-    def __call__(self, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
-        """(B, T, F) float32 -> (B, n_out) float32, processed in chunks of ``batch_size``."""
-        x = np.asarray(x, dtype="float32")
+    def __call__(self, x: np.ndarray, batch_size: int = 8192) -> np.ndarray:
+        """(B, T, F) float32 -> (B, n_out) float32, in chunks of ``batch_size`` windows."""
+        x = np.ascontiguousarray(x, dtype="float32")
+        if self.path == "numba":
+            from .jit_lstm import lstm_forward
+
+            return lstm_forward(x, *self.l1, *self.l2, *self.d1, *self.d2)
         if len(x) > batch_size:
             return np.concatenate(
                 [self(x[i : i + batch_size], batch_size) for i in range(0, len(x), batch_size)]
             )
+        threads = min(os.cpu_count() or 1, 4)
+        try:  # threads only with BLAS held to one thread each: 2 x 2 threads on 2 cores is slower
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            threads = 1
+        if len(x) < THREAD_MIN_BATCH or threads < 2:
+            return self._numpy_forward(x)
+        from concurrent.futures import ThreadPoolExecutor
+
+        parts = np.array_split(x, threads)
+        with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
+            return np.concatenate(list(pool.map(self._numpy_forward, parts)))
+
+    def _numpy_forward(self, x: np.ndarray) -> np.ndarray:
         h = _lstm(x, *self.l1, return_sequences=True)
         h = _lstm(h, *self.l2, return_sequences=False)
         d = np.maximum(h @ self.d1[0] + self.d1[1], 0.0)
