@@ -7,6 +7,7 @@ static page is a fixed set of files shipped in the package.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import time
 from contextlib import asynccontextmanager
@@ -25,6 +26,7 @@ STATIC = {  # name -> media type; nothing else is served from disk
     "style.css": "text/css; charset=utf-8",
 }
 MAX_LIMIT = 10_000
+READY_WAIT_S = 10.0  # how long a new stream waits for the first candles before it starts
 Symbol = Annotated[str, Query(min_length=1, max_length=40, description="e.g. BTC/USD")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="closed candles, newest last")]
 LastEventId = Annotated[str | None, Header()]
@@ -169,6 +171,11 @@ def create_app(hub: Hub, *, token: str | None = None) -> FastAPI:
             last = int(raw)
 
         async def events():
+            if not feed.ready.is_set():  # no candles yet: the backfill comes as the snapshot
+                try:
+                    await asyncio.wait_for(feed.ready.wait(), timeout=READY_WAIT_S)
+                except TimeoutError:
+                    pass  # a source that has nothing yet: stream its state events meanwhile
             sub = feed.subscribe(last)  # here, so that a stream never started leaves nothing
             try:
                 if sub.backlog:

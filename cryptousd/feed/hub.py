@@ -80,6 +80,9 @@ class SymbolFeed:
         self._last_forming: tuple | None = None
         self._last_state: str | None = None
         self.history = session.candles  # what /api/history reads (replaced, never mutated)
+        # set once the first candles are published: a stream opened before that waits, so the
+        # first backfill (60 candles at once) comes in its snapshot, not through its queue
+        self.ready = asyncio.Event()
 
     # publishing -------------------------------------------------------------------------------
     def _emit(self, kind: str, data: dict) -> Event:
@@ -136,6 +139,7 @@ class SymbolFeed:
                 data.update(symbol=self.symbol, emitted=emitted)
                 self._emit("candle", data)
             self._last_time = candles.index[-1]
+            self.ready.set()
         self.history = candles
         if s.forecast is not None and s.forecast is not self._last_forecast:
             self._last_forecast = s.forecast
