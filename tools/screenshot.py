@@ -16,7 +16,7 @@ from tests.browser import browser_page, voila_server
 def main() -> None:
     with (
         voila_server({"CRYPTOUSD_REPLAY_SPEED": "10", "CRYPTOUSD_REFRESH_S": "0.5"}) as url,
-        browser_page(1400, 760) as page,
+        browser_page(1400, 1000) as page,
     ):
         page.goto(url, timeout=60_000)
         page.wait_for_function(
