@@ -14,6 +14,7 @@ import pytest
 
 from cryptousd.dashboard import Settings
 from cryptousd.feed.client import FeedSession
+from cryptousd.indicators import COLUMNS as INDICATOR_COLUMNS
 
 from .browser import free_port
 from .conftest import assert_candle_frame
@@ -54,6 +55,14 @@ def test_a_feed_session_holds_what_the_service_sends():
             closes = {pd.Timestamp(c["t"]): c["close"] for c in hist}
             assert all(st.candles.loc[t, "close"] == closes[t] for t in common)
             assert fs.model_line.startswith("lstm-direct")
+            ind = st.indicators  # the service's streaming indicators come with its candles
+            assert list(ind.columns) == INDICATOR_COLUMNS
+            assert ind.index.isin(st.candles.index).all() and len(ind) >= 30
+            rsi = ind["rsi"].dropna()
+            assert len(rsi) >= 20 and rsi.between(0, 100).all()
+            bands = ind[["bb_lower", "bb_mid", "bb_upper"]].dropna()
+            assert len(bands) and (bands["bb_lower"] <= bands["bb_mid"]).all()
+            assert (bands["bb_mid"] <= bands["bb_upper"]).all()
         finally:
             fs.close()
 

@@ -63,6 +63,7 @@ def test_the_page_passes_its_token_on_to_the_api():
 
 def test_the_voila_dashboard_on_the_feed_source_draws_what_the_service_streams():
     from .browser import STICKS_PER_MARK_JS, voila_server
+    from .test_dashboard_browser import PANE_DRAWN_JS
 
     with feed_server(speed=5) as (url, _):
         env = {"CRYPTOUSD_SOURCE": "feed", "CRYPTOUSD_FEED_URL": url}
@@ -75,6 +76,8 @@ def test_the_voila_dashboard_on_the_feed_source_draws_what_the_service_streams()
             assert 60 in counts and 10 in counts, counts
             assert page.locator(".cu-status").inner_text().startswith("REPLAY")
             assert "FEED " + url in page.inner_text("body")
+            # the indicator panes draw the values the service sends with its candles
+            page.wait_for_function(PANE_DRAWN_JS, timeout=30_000)
             time_1 = page.locator(".cu-time").inner_text()
             page.wait_for_function(
                 "() => !document.querySelector('.cu-time').innerText"

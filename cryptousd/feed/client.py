@@ -10,6 +10,7 @@ state says RECONNECTING meanwhile. Importing this module imports neither ccxt no
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections import deque
@@ -19,6 +20,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from ..config import OHLCV, WINDOW
+from ..indicators import COLUMNS as INDICATOR_COLUMNS
 from ..live import LiveState, Scorecard
 
 DEFAULT_FEED_URL = "http://127.0.0.1:8000"
@@ -53,6 +55,17 @@ def parse_sse(lines: Iterable[str]) -> Iterator[SSE]:
             event = value
         elif name == "id":
             ev_id = value
+
+
+def indicators_from_json(rows: list[dict]) -> pd.DataFrame | None:
+    """The indicator values the feed sent with its candles (None when it sent none)."""
+    rows = [r for r in rows if r.get("indicators")]
+    if not rows:
+        return None
+    index = pd.DatetimeIndex(pd.to_datetime([r["t"] for r in rows], utc=True)).as_unit("ns")
+    values = [[r["indicators"].get(c, math.nan) for c in INDICATOR_COLUMNS] for r in rows]
+    frame = pd.DataFrame(values, index=index, columns=INDICATOR_COLUMNS, dtype="float64")
+    return frame.rename_axis("open_time")
 
 
 def frame_from_json(rows: list[dict]) -> pd.DataFrame:
@@ -162,6 +175,7 @@ class FeedSession:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._frame: pd.DataFrame | None = None
+        self._indicators: pd.DataFrame | None = None
         self._fc: FeedForecast | None = None
         self._shown: LiveState | None = None  # what a paused view keeps showing
         self._thread = threading.Thread(target=self._run, name="cryptousd-feed", daemon=True)
@@ -255,6 +269,7 @@ class FeedSession:
         with self._lock:
             if self._frame is None:
                 self._frame = frame_from_json(list(self.candles))
+                self._indicators = indicators_from_json(list(self.candles))
             if self._fc is None and self.forecast is not None:
                 self._fc = FeedForecast.from_json(self.forecast)
             f = self.forming
@@ -273,4 +288,5 @@ class FeedSession:
                 retry,
                 self.last_update,
                 scorecard_from_json(sc) if sc else Scorecard(),
+                indicators=self._indicators,
             )

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ..config import WINDOW
-from .events import Event, candle_json, dumps, forecast_json, scorecard_json
+from .events import Event, candle_json, dumps, forecast_json, num, scorecard_json
 
 log = logging.getLogger("cryptousd.feed")
 
@@ -134,9 +134,12 @@ class SymbolFeed:
             if self._last_time is None:
                 new = new.iloc[-WINDOW:]
             emitted = time.time()
+            ind = s.indicator_frame() if hasattr(s, "indicator_frame") else None
             for t, row in new.iterrows():
                 data = candle_json(t, row)
                 data.update(symbol=self.symbol, emitted=emitted)
+                if ind is not None and t in ind.index:  # the panes draw what the feed sends
+                    data["indicators"] = {k: num(v) for k, v in ind.loc[t].items()}
                 self._emit("candle", data)
             self._last_time = candles.index[-1]
             self.ready.set()
