@@ -79,8 +79,12 @@ def main(argv: list[str]) -> int:
         "lint": None,
     }
     if not argv or argv[0] not in tasks:
-        print(__doc__)
-        return 0 if argv[:1] in ([], ["-h"], ["--help"]) else 2
+        if argv[:1] in ([], ["-h"], ["--help"]):
+            print(__doc__)
+            return 0
+        known = ", ".join(tasks)
+        print(f"run.py: unknown task {argv[0]!r}; choose one of: {known}", file=sys.stderr)
+        return 2
     ensure_env()
     task, rest = argv[0], argv[1:]
     if task == "lint":  # what CI checks besides the tests

@@ -143,10 +143,15 @@ def cmd_data(args) -> dict:
 def cmd_data_info(args) -> dict:
     from .candle_store import CandleStore
 
+    if args.store != str(STORE_DIR) and not Path(args.store).is_dir():  # named, not the default
+        raise CryptoUSDError(f"--store {args.store}: no such folder; give a candle store folder")
     store = CandleStore(args.store)
     rows, broken = store.scan()
     if not rows and not broken:
-        print(f"{store.root}: empty; run `cryptousd fetch` to fill it")
+        print(
+            f"{store.root}: empty; run `cryptousd fetch` to fill it (until then commands use what "
+            "the data resolver finds: ../shared/data or the 7-day sample in the package)"
+        )
     for r in rows:
         print(
             f"{r.source:10s} {r.symbol:10s} {r.first:%Y-%m-%d %H:%M} .. {r.last:%Y-%m-%d %H:%M}  "
@@ -177,6 +182,10 @@ def cmd_train(args) -> dict:
     from .forecast.prepare import DEFAULT_SPLIT, TrainConfig
     from .pipeline import train
 
+    for flag in ("epochs", "batch_size", "stride"):  # checked before minutes of loading
+        if getattr(args, flag, 1) is not None and getattr(args, flag, 1) < 1:
+            name = flag.replace("_", "-")
+            raise CryptoUSDError(f"--{name} {getattr(args, flag)}: must be a whole number >= 1")
     candles, paths = _load_data(args.data)
     split = {
         "train": (
@@ -604,7 +613,7 @@ def build_parser() -> argparse.ArgumentParser:
             e.add_argument("--stride", nargs="?", const="", default=None, help=argparse.SUPPRESS)
 
     s = add("dashboard", cmd_dashboard, "serve the live dashboard with Voila on localhost")
-    s.add_argument("--port", type=int, default=8866)
+    s.add_argument("--port", type=port_number, default=8866)
     s.add_argument("--open", action="store_true", help="open a browser tab")
     s.add_argument(
         "--pool-size",
@@ -628,7 +637,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--speed", type=float, default=60.0, help="replay: market minutes per second")
     v.add_argument("--refresh", type=float, default=1.0, help="seconds between polls (default 1)")
     v.add_argument("--host", default="127.0.0.1", help="address to bind (others need --token)")
-    v.add_argument("--port", type=int, default=8000)
+    v.add_argument("--port", type=port_number, default=8000)
     v.add_argument("--token", help="required from clients (default CRYPTOUSD_TOKEN)")
     v.add_argument("--model", help=f"model folder or name (default {DEFAULT_MODEL} or per symbol)")
     v.add_argument("--queue", type=int, default=256, help="events a client may lag before a drop")
@@ -647,10 +656,46 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def check_json_path(path: str | None) -> None:
+    """Refuse a ``--json`` target that cannot be written before any work is done."""
+    if not path:
+        return
+    if Path(path).is_dir():  # a missing parent folder is created when the result is written
+        raise CryptoUSDError(f"--json {path}: that is a folder; give a file, e.g. {path}/out.json")
+
+
+def port_number(text: str) -> int:
+    """argparse type: a TCP port 1..65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port; give 1..65535")
+    return port
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a port another program holds, in one line, before announcing an address."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise CryptoUSDError(
+                f"{host}:{port} is not free ({exc.strerror}); stop what uses it or pick --port"
+            ) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
+        check_json_path(getattr(args, "json", None))
+        if args.command in ("serve", "dashboard"):
+            check_port_free(getattr(args, "host", "127.0.0.1"), args.port)
         result = args.func(args)
     except CryptoUSDError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -262,6 +262,7 @@ class DashboardView:
                     label="MACD 12/26/9",
                     label_offset="62px",
                     tick_format=",.0f",
+                    num_ticks=4,  # a short pane: four labels that do not overlap
                     grid_color="#eceff1",
                 ),
             ],
@@ -528,7 +529,8 @@ def panel_html(
         rows.append(
             _row(
                 "Scorecard",
-                f"{sc.n} resolved · MAE {sc.mae:,.2f} vs persistence {sc.mae_persistence:,.2f} · "
+                f"{sc.n} resolved · MAE {sc.mae:,.2f} USD vs persistence "
+                f"{sc.mae_persistence:,.2f} · "
                 f"direction {sc.hit_rate:.0%} · in interval {sc.coverage:.0%}",
                 "cu-score",
             )

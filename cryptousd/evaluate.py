@@ -195,6 +195,13 @@ def valid_origins(
         bad |= candles["filled"].to_numpy(dtype=bool)
     step = pd.Timedelta(frame_interval(candles, default="1min")).value
     jump = np.r_[False, np.diff(index_ns(idx)) != step]  # row t follows a hole
+    if start is not None and end is not None and to_utc(end) <= to_utc(start):
+        raise DataError(f"end {end} is not after start {start}; give an end later than the start")
+    if n and start is not None and to_utc(start) > idx[-1]:
+        raise DataError(
+            f"start {start} is after the data, which end at {idx[-1]:%Y-%m-%d %H:%M} UTC; "
+            "pick an earlier start or load later data"
+        )
     a = window - 1 if start is None else max(window - 1, int(idx.searchsorted(to_utc(start))))
     b = n - horizon if end is None else min(n - horizon, int(idx.searchsorted(to_utc(end))))
     if b <= a:

@@ -135,9 +135,14 @@ def time_split(index: pd.DatetimeIndex, train, val, test=None) -> Split:
         a = int(index.searchsorted(to_utc(rng[0])))
         b = int(index.searchsorted(to_utc(rng[1])))
         if b - a < WINDOW + HORIZON + 1:
+            cover = (
+                f"the data cover {index[0]:%Y-%m-%d %H:%M} .. {index[-1]:%Y-%m-%d %H:%M} UTC"
+                if len(index)
+                else "there are no data"
+            )
             raise DataError(
-                f"{name} range {rng[0]} .. {rng[1]} holds {b - a} candles; "
-                f"it needs at least {WINDOW + HORIZON + 1}"
+                f"{name} range {rng[0]} .. {rng[1]} holds {b - a} candles; it needs at least "
+                f"{WINDOW + HORIZON + 1} ({cover}: give ranges inside them, or fetch more history)"
             )
         return a, b
 

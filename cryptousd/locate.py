@@ -23,7 +23,7 @@ import pandas as pd
 
 from .candle_files import expand_paths, load_candles
 from .candle_store import CandleStore
-from .config import DATA_DIR, STORE_DIR, shared_archives
+from .config import DATA_DIR, PROJECT_ROOT, STORE_DIR, shared_archives
 from .errors import DataError
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
@@ -67,10 +67,20 @@ class DataLocation:
         return self.description
 
 
+def _shown(path) -> str:
+    """A path as a reader of this project's output wants it: relative to the project when inside
+    it (stored notebook outputs then read the same on every machine), else as it is."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
 def _store_or_files(paths: list[str], kind: str) -> DataLocation:
     if len(paths) == 1 and Path(paths[0]).is_dir() and any(Path(paths[0]).rglob("*.parquet")):
         store = CandleStore(paths[0])
-        return DataLocation(store, kind, f"{kind}: the candle store in {store.root}")
+        return DataLocation(store, kind, f"{kind}: the candle store in {_shown(store.root)}")
     files = expand_paths(paths)
     missing = [str(f) for f in files if not f.exists()]
     if missing:
@@ -96,12 +106,12 @@ def locate_candles(data=None, *, env=None, files_only: bool = False) -> DataLoca
     if isinstance(data, (list, tuple)) and len(data) == 1:
         data = data[0]
     if isinstance(data, CandleStore):
-        return DataLocation(data, "given", f"given: the candle store in {data.root}")
+        return DataLocation(data, "given", f"given: the candle store in {_shown(data.root)}")
     if isinstance(data, str) and data == "store":
         store = CandleStore(STORE_DIR)
         if not store.series():
             raise DataError(f"store {store.root}: holds no candles yet; run `{FETCH_HINT}` first")
-        return DataLocation(store, "given", f"given: the candle store in {store.root}")
+        return DataLocation(store, "given", f"given: the candle store in {_shown(store.root)}")
     if data:
         paths = data.split(os.pathsep) if isinstance(data, str) else [str(p) for p in data]
         return _store_or_files([p for p in paths if p], "given")
@@ -111,7 +121,7 @@ def locate_candles(data=None, *, env=None, files_only: bool = False) -> DataLoca
         )
     store = CandleStore(STORE_DIR)
     if not files_only and store.series():
-        return DataLocation(store, "store", f"store: the candle store in {store.root}")
+        return DataLocation(store, "store", f"store: the candle store in {_shown(store.root)}")
     archived = sorted(ARCHIVE_DIR.glob("BTCUSDT-1m-*.zip"))
     if archived:
         return _store_or_files([str(p) for p in archived], "archive")

@@ -180,6 +180,21 @@ passes = per_indicator[
     (per_indicator.ci_low > per_indicator.majority) & (per_indicator.brier_skill > 0)
 ]
 print(f"{len(passes)} of {len(per_indicator)} indicators pass:", ", ".join(passes.index) or "none")
+below = per_indicator[per_indicator.ci_high < per_indicator.majority]
+print(
+    f"{len(below)} score below the majority beyond their interval:",
+    ", ".join(below.index) or "none",
+)
+# a one-sided 95 % interval above the majority passes by luck 2.5 % of the time per indicator
+from scipy.stats import binom
+
+n_ind = len(per_indicator)
+print(
+    f"by luck alone, {n_ind} independent indicators would give {n_ind * 0.025:.2f} passes on "
+    f"average, and {len(passes)} or more with probability "
+    f"{binom.sf(len(passes) - 1, n_ind, 0.025):.1e}; the indicators are not independent (RSI, "
+    "MACD and %b all measure recent drift), so read this as one or two signals, not seven"
+)
 
 # %% [markdown]
 # ## 4. The direction classifiers
@@ -245,4 +260,4 @@ for h in (1, 10):
 # ## 6. What this notebook wrote
 
 # %%
-print(f"wrote {Path(out).resolve()}/ (card.json, scaler.json, mlp.npz, lstm.npz, logistic.npz)")
+print(f"wrote {Path(out)}/ (card.json, scaler.json, mlp.npz, lstm.npz, logistic.npz)")

@@ -16,7 +16,7 @@
 # ---
 
 # %% [markdown]
-# # 05 · Live dashboard
+# # 06 · Live dashboard
 #
 # The last 60 one-minute candles beside the next 10 predicted ones, refreshing by itself. Served
 # by Voila

@@ -95,3 +95,68 @@ def test_evaluate_json_holds_persistence_mae_computed_by_hand(tmp_path, recent_f
     assert d["results"]["persistence"]["10"]["mae"] == pytest.approx(by_hand, rel=1e-12)
     drift = d["results"]["drift"]["10"]
     assert drift["mae_ratio_vs_persistence"] == pytest.approx(drift["mae"] / by_hand, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "argv,words",
+    [
+        (["evaluate", "--start", "2025-03-30", "--end", "2025-03-29"], "is not after start"),
+        (["backtest", "--start", "2025-03-30", "--end", "2025-03-30"], "is not after start"),
+        (["evaluate", "--start", "2030-01-01"], "is after the data, which end at"),
+        (["evaluate", "--json", "{tmp}"], "that is a folder"),
+        (["train", "--task", "direction", "--epochs", "0"], "epochs 0"),
+        (["train", "--train-start", "2020-01-01", "--train-end", "2020-02-01"], "the data cover"),
+        (["data", "info", "--store", "{tmp}/nope"], "no such folder"),
+    ],
+)
+def test_ranges_outputs_and_folders_that_cannot_work_are_one_line(
+    argv, words, tmp_path, recent_file, capsys
+):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    if argv[0] in ("evaluate", "backtest", "train"):
+        argv += ["--data", str(recent_file)]
+    assert main(argv) == 2
+    assert words in one_line_error(capsys)
+
+
+def test_a_port_out_of_range_or_taken_is_refused_before_any_address_is_announced(capsys):
+    import socket
+
+    for command in ("serve", "dashboard"):
+        with pytest.raises(SystemExit) as exc:
+            main([command, "--port", "99999"])
+        assert exc.value.code == 2 and "give 1..65535" in capsys.readouterr().err
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for command in ("serve", "dashboard"):
+            assert main([command, "--port", str(port)]) == 2
+            out_err = capsys.readouterr()
+            assert f"127.0.0.1:{port} is not free" in one_line_error_from(out_err.err)
+            assert "http://" not in out_err.out  # no address was announced
+
+
+def one_line_error_from(err: str) -> str:
+    err = err.strip()
+    assert err.startswith("error: ") and "\n" not in err, err
+    return err
+
+
+def test_run_py_names_an_unknown_task():
+    import subprocess
+    import sys
+
+    from cryptousd.config import PROJECT_ROOT
+
+    out = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "run.py"), "dashbaord"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        "run.py: unknown task 'dashbaord'; choose one of: "
+        "dashboard, serve, test, notebooks, lab, bench, lint"
+    )

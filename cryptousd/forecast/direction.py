@@ -262,7 +262,11 @@ def load_classifier(
     folder = resolve_classifier_dir(path_or_name)
     card = json.loads((folder / "card.json").read_text())
     if card.get("task") != "direction":
-        raise ModelError(f"{folder} is not a direction model (task {card.get('task')!r})")
+        what = card.get("task") or "price forecaster"
+        raise ModelError(
+            f"{folder.name} is a {what}, not a direction model; give a direction folder "
+            "(models/direction-*, made by `cryptousd train --task direction`)"
+        )
     kind = kind or card.get("default_kind", "mlp")
     scaler = DirectionScaler.from_dict(json.loads((folder / "scaler.json").read_text()))
     weights = _npz(folder / f"{kind}.npz")

@@ -48,7 +48,7 @@ function showState(s) {
   document.getElementById("model-note").textContent = s.model_note || "";
   const sc = s.scorecard;
   document.getElementById("score").textContent = sc.resolved
-    ? `${sc.resolved} resolved; MAE ${fmt(sc.mae)} vs persistence ${fmt(sc.mae_persistence)}` +
+    ? `${sc.resolved} resolved; MAE ${fmt(sc.mae)} vs persistence ${fmt(sc.mae_persistence)} USD` +
       (sc.coverage == null ? "" : `; interval held ${(sc.coverage * 100).toFixed(0)} %`)
     : "no forecast resolved yet";
 }
