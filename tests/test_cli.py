@@ -138,6 +138,7 @@ def test_errors_are_one_line_with_exit_status_2(tmp_path, capsys):
     assert err.startswith("error: ") and "missing.zip: no such file" in err and "\n" not in err
     assert main(["evaluate", "--model", "nope"]) == 2
     assert "no model folder 'nope'" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
     assert main(["data", "info", "--store", str(tmp_path / "empty")]) == 0
     assert "empty" in capsys.readouterr().out
 

@@ -142,8 +142,10 @@ def test_bad_requests(candles, forecasters):
         walk_forward(candles, {"drift": forecasters["drift"]})
     with pytest.raises(DataError, match="too few candles"):
         walk_forward(candles.iloc[:65], forecasters)
-    with pytest.raises(DataError, match="too few candles"):
+    with pytest.raises(DataError, match="is after the data, which end at"):
         walk_forward(candles, forecasters, start="2030-01-01")
+    with pytest.raises(DataError, match="is not after start"):
+        walk_forward(candles, forecasters, start=candles.index[100], end=candles.index[90])
     with pytest.raises(DataError, match="positive"):
         walk_forward(candles, forecasters, stride=0)
 

@@ -19,6 +19,7 @@ from cryptousd.config import DEFAULT_MODEL
 from cryptousd.feed.client import SSE, frame_from_json, parse_sse
 from cryptousd.locate import SAMPLE_FILE
 
+from .browser import free_port
 from .conftest import assert_candle_frame
 from .feed_server import feed_server, serve_command
 
@@ -204,7 +205,7 @@ def test_exposing_the_feed_without_a_token_is_refused_in_one_line():
 
     env = {k: v for k, v in os.environ.items() if k != "CRYPTOUSD_TOKEN"}
     out = subprocess.run(
-        serve_command(0, "--host", "0.0.0.0", "--source", "simulated"),
+        serve_command(free_port(), "--host", "0.0.0.0", "--source", "simulated"),
         capture_output=True,
         text=True,
         env=env,
