@@ -153,7 +153,9 @@ def build_hub(settings: FeedSettings) -> Hub:
             source = with_websocket(source)
         name, model_note = model_for(symbol, settings.model)
         if name not in models:  # symbols sharing a model share one copy of it
-            models[name] = load_forecaster(name)
+            # one forecast a minute per symbol takes ~1 ms in NumPy; numba would add ~90 MB of
+            # resident memory to the service for nothing a viewer could see
+            models[name] = load_forecaster(name, jit=False)
         forecaster = models[name]
         card = getattr(forecaster, "card", None)
         session = LiveSession(source, forecaster, keep=HISTORY_KEEP)
