@@ -16,6 +16,7 @@ The :class:`Scaler` is fitted on training rows only and saved with the model.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -79,6 +80,8 @@ class Scaler:
     mean: np.ndarray
     std: np.ndarray
 
+    FEATURE_NAMES: ClassVar[list[str]] = FEATURES  # what a saved scaler must have been fitted on
+
     @classmethod
     def fit(cls, x: np.ndarray) -> Scaler:
         mean = np.nanmean(x, axis=0)
@@ -89,15 +92,20 @@ class Scaler:
         return ((x - self.mean) / self.std).astype("float32")
 
     def to_dict(self) -> dict:
-        return {"features": FEATURES, "mean": self.mean.tolist(), "std": self.std.tolist()}
+        names = self.FEATURE_NAMES
+        return {"features": names, "mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def mismatch(cls, fitted_on) -> Exception:
+        """The one-line error for a saved scaler fitted on other features."""
+        return DataError(
+            f"scaler was fitted on features {fitted_on}, this version computes {cls.FEATURE_NAMES}"
+        )
 
     @classmethod
     def from_dict(cls, d: dict) -> Scaler:
-        if d.get("features") != FEATURES:
-            raise DataError(
-                f"scaler was fitted on features {d.get('features')}, "
-                f"this version computes {FEATURES}"
-            )
+        if d.get("features") != cls.FEATURE_NAMES:
+            raise cls.mismatch(d.get("features"))
         return cls(np.asarray(d["mean"], dtype="float64"), np.asarray(d["std"], dtype="float64"))
 
 

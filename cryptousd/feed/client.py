@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from ..config import OHLCV, WINDOW
+from ..forecast.base import Forecast
 from ..indicators import COLUMNS as INDICATOR_COLUMNS
 from ..live import LiveState, Scorecard
 
@@ -77,42 +78,20 @@ def frame_from_json(rows: list[dict]) -> pd.DataFrame:
     )
 
 
-@dataclass
-class FeedForecast:
-    """The forecast as the feed sends it, shaped like :class:`cryptousd.forecast.base.Forecast`."""
-
-    candles: pd.DataFrame
-    lower: pd.Series
-    upper: pd.Series
-    p_up: float
-    model: str
-    elapsed_ms: float
-    coverage: float
-    origin: pd.Timestamp
-    last_close: float
-
-    @classmethod
-    def from_json(cls, d: dict) -> FeedForecast:
-        candles = frame_from_json(d["candles"])
-        return cls(
-            candles,
-            pd.Series(d["lower"], index=candles.index, dtype="float64"),
-            pd.Series(d["upper"], index=candles.index, dtype="float64"),
-            float("nan") if d["p_up"] is None else d["p_up"],
-            d["model"],
-            d["latency_ms"] or 0.0,
-            d["coverage"],
-            pd.Timestamp(d["origin"]),
-            d["last_close"],
-        )
-
-    @property
-    def close(self) -> pd.Series:
-        return self.candles["close"]
-
-    @property
-    def change_pct(self) -> float:
-        return float((self.candles["close"].iloc[-1] / self.last_close - 1) * 100)
+def forecast_from_json(d: dict) -> Forecast:
+    """The forecast as the feed sends it, back to the :class:`Forecast` the view draws."""
+    candles = frame_from_json(d["candles"])
+    return Forecast(
+        candles,
+        pd.Series(d["lower"], index=candles.index, dtype="float64"),
+        pd.Series(d["upper"], index=candles.index, dtype="float64"),
+        float("nan") if d["p_up"] is None else d["p_up"],
+        d["model"],
+        d["latency_ms"] or 0.0,
+        d["coverage"],
+        pd.Timestamp(d["origin"]),
+        d["last_close"],
+    )
 
 
 def scorecard_from_json(d: dict) -> Scorecard:
@@ -176,7 +155,7 @@ class FeedSession:
         self._stop = threading.Event()
         self._frame: pd.DataFrame | None = None
         self._indicators: pd.DataFrame | None = None
-        self._fc: FeedForecast | None = None
+        self._fc: Forecast | None = None
         self._shown: LiveState | None = None  # what a paused view keeps showing
         self._thread = threading.Thread(target=self._run, name="cryptousd-feed", daemon=True)
         if start:
@@ -271,7 +250,7 @@ class FeedSession:
                 self._frame = frame_from_json(list(self.candles))
                 self._indicators = indicators_from_json(list(self.candles))
             if self._fc is None and self.forecast is not None:
-                self._fc = FeedForecast.from_json(self.forecast)
+                self._fc = forecast_from_json(self.forecast)
             f = self.forming
             forming = None
             if f is not None:

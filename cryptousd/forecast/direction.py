@@ -18,15 +18,15 @@ rows (NaN) are set to the training mean (0 after scaling). The scaler is fitted 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from ..config import MODELS_DIR
 from ..errors import ModelError
-from ..features import time_of_day, windows
+from ..features import Scaler, time_of_day, windows
 from ..indicators import indicator_frame
 from ..times import index_ns
 from .numpy_lstm import NumpyLSTM
@@ -95,37 +95,21 @@ def labels(returns: np.ndarray) -> np.ndarray:
     return np.where((returns == 0) | np.isnan(returns), -1.0, y).astype("float32")
 
 
-@dataclass
-class DirectionScaler:
+class DirectionScaler(Scaler):
     """Per-feature standardisation fitted on training rows; NaN becomes 0 (the training mean)."""
 
-    mean: np.ndarray
-    std: np.ndarray
-
-    @classmethod
-    def fit(cls, x: np.ndarray) -> DirectionScaler:
-        mean, std = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
-        return cls(mean, np.where(std > 1e-12, std, 1.0))
+    FEATURE_NAMES: ClassVar[list[str]] = DIRECTION_FEATURES
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         z = (x - self.mean) / self.std
         return np.nan_to_num(np.clip(z, -10, 10), nan=0.0).astype("float32")
 
-    def to_dict(self) -> dict:
-        return {
-            "features": DIRECTION_FEATURES,
-            "mean": self.mean.tolist(),
-            "std": self.std.tolist(),
-        }
-
     @classmethod
-    def from_dict(cls, d: dict) -> DirectionScaler:
-        if d.get("features") != DIRECTION_FEATURES:
-            raise ModelError(
-                f"classifier scaler was fitted on {d.get('features')}, this version computes "
-                f"{DIRECTION_FEATURES}; retrain with `cryptousd train --task direction`"
-            )
-        return cls(np.asarray(d["mean"], dtype="float64"), np.asarray(d["std"], dtype="float64"))
+    def mismatch(cls, fitted_on) -> Exception:
+        return ModelError(
+            f"classifier scaler was fitted on {fitted_on}, this version computes "
+            f"{DIRECTION_FEATURES}; retrain with `cryptousd train --task direction`"
+        )
 
 
 def mlp_inputs(z: np.ndarray, origins: np.ndarray) -> np.ndarray:
