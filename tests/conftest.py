@@ -27,6 +27,18 @@ def full_history() -> list:
     return []
 
 
+def need_numba() -> None:
+    """The numba path's tests: skipped where the optional ``fast`` extra is not installed, a
+    failure under CI (run.py and CI install it, so a skip there would hide a broken install)."""
+    from cryptousd.forecast.numpy_lstm import jit_wanted
+
+    if not jit_wanted():
+        why = "numba is not installed (pip install -e '.[fast]')"
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+
+
 @pytest.fixture(scope="session")
 def archives():
     """The 15 real months. On a clone alone the tests that need them are skipped with the way to

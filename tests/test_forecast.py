@@ -16,7 +16,7 @@ from cryptousd.features import candle_features
 from cryptousd.forecast import Drift, Persistence, load_baselines, read_card
 from cryptousd.sources.replay import simulate_candles
 
-from .conftest import assert_candle_frame
+from .conftest import assert_candle_frame, need_numba
 
 
 @pytest.fixture(scope="module")
@@ -261,10 +261,9 @@ def test_jit_can_be_switched_off(monkeypatch):
 
 def test_batches_on_the_numba_path_agree_with_or_without_threadpoolctl(monkeypatch):
     """A batch runs as BLAS chunks on threads (threadpoolctl) or as parallel fused tiles."""
-    from cryptousd.forecast.numpy_lstm import NumpyLSTM, jit_wanted
+    from cryptousd.forecast.numpy_lstm import NumpyLSTM
 
-    if not jit_wanted():
-        pytest.skip("numba is not installed (pip install -e '.[fast]')")
+    need_numba()
     w = random_lstm_weights(seed=5)
     x = np.random.default_rng(5).normal(0, 1, (700, 60, 5)).astype("float32")
     net = NumpyLSTM(w, jit=True)

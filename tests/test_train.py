@@ -16,6 +16,8 @@ from cryptousd.features import Scaler, candle_features, windows
 from cryptousd.forecast.prepare import TrainConfig
 from cryptousd.pipeline import train
 
+from .conftest import need_numba
+
 pytestmark = pytest.mark.slow
 
 SPLIT = {
@@ -139,13 +141,13 @@ def test_shipped_default_model_agrees_with_its_keras_file(real_candles):
 def test_float32_fast_paths_agree_with_keras_on_a_lively_network(jit):
     """The shipped model's outputs barely move with the window, so this holds both float32 paths
     to Keras on weights (drawn like Keras' initialisers) whose every unit moves."""
-    from cryptousd.forecast.numpy_lstm import NumpyLSTM, jit_wanted, reference_forward
+    from cryptousd.forecast.numpy_lstm import NumpyLSTM, reference_forward
     from cryptousd.forecast.train import build_keras_model, keras_weights
 
     from .test_forecast import random_lstm_weights
 
-    if jit and not jit_wanted():
-        pytest.skip("numba is not installed (pip install -e '.[fast]')")
+    if jit:
+        need_numba()
     w = random_lstm_weights(seed=11, scale=1.5)
     kmodel = build_keras_model(5, 60, 10, "direct", 0.2)
     for layer in ("lstm_1", "lstm_2"):
