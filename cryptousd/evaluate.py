@@ -38,9 +38,10 @@ from scipy import stats
 from .candles import frame_interval
 from .config import COVERAGE
 from .errors import DataError, ModelError
-from .features import series_arrays, windows
+from .features import FEATURES, series_arrays, windows
 from .forecast.base import Forecaster
 from .forecast.intervals import window_sigma
+from .inputs import input_matrix, lookback
 from .times import index_ns
 
 METRICS = [
@@ -376,7 +377,8 @@ def predict_all(
         for i in range(0, n, chunk):
             o = origins[i : i + chunk]
             for name, f in forecasters.items():
-                out[name][i : i + len(o)] = f.predict_origins(feats, logc, times_ns, o)
+                fx = feats[name] if isinstance(feats, dict) else feats
+                out[name][i : i + len(o)] = f.predict_origins(fx, logc, times_ns, o)
                 if bar is not None:
                     bar.set_postfix_str(name, refresh=False)
                     bar.update(len(o))
@@ -391,6 +393,30 @@ def origin_sigma(ret: np.ndarray, origins: np.ndarray, window: int) -> np.ndarra
     return np.concatenate(
         [
             window_sigma(windows(ret[:, None], origins[i : i + CHUNK_ORIGINS], window)[..., 0])
+            for i in range(0, len(origins), CHUNK_ORIGINS)
+        ]
+    )
+
+
+def _inputs_of(candles: pd.DataFrame, forecasters: dict, base: np.ndarray) -> dict:
+    """Each forecaster's per-candle inputs: the base features, or its own columns (computed once
+    per distinct set)."""
+    out, cache = {}, {tuple(FEATURES): base}
+    for name, f in forecasters.items():
+        if f.inputs not in cache:
+            cache[f.inputs] = input_matrix(candles, f.inputs)
+        out[name] = cache[f.inputs]
+    return out
+
+
+def _scale_of(f: Forecaster, feats, logc, times, origins, window_scale) -> np.ndarray:
+    """The forecaster's interval scale at every origin (the shared window volatility unless it
+    models its own), chunk by chunk."""
+    if type(f).origin_scale is Forecaster.origin_scale and f.inputs[:1] == ("ret",):
+        return window_scale
+    return np.concatenate(
+        [
+            f.origin_scale(feats, logc, times, origins[i : i + CHUNK_ORIGINS])
             for i in range(0, len(origins), CHUNK_ORIGINS)
         ]
     )
@@ -443,7 +469,8 @@ def walk_forward(
             f"forecasters disagree on window/horizon: {sorted(shapes)}; evaluate them separately"
         )
     window, horizon = shapes.pop()
-    origins, skipped = valid_origins(candles, window, horizon, stride, start, end)
+    extra = max(lookback(f.inputs) for f in forecasters.values())  # rows before a window
+    origins, skipped = valid_origins(candles, window + extra, horizon, stride, start, end)
     if len(origins) == 0:
         raise DataError(
             f"no usable origins between {start} and {end} ({skipped} touch gaps); "
@@ -456,6 +483,7 @@ def walk_forward(
     c0 = close[origins]
     actual_price = close[origins[:, None] + ks]
     sigma = origin_sigma(feats[:, 0], origins, window)
+    feats_of = _inputs_of(candles, forecasters, feats)
     up = actual > 0
     n = len(origins)
     rank = np.empty(n, dtype=int)
@@ -468,7 +496,7 @@ def walk_forward(
         up_rates = np.full(horizon, float(train_up_rate))
     starts_cache: dict[int, np.ndarray] = {}
     rows, preds, details = [], {}, {}
-    means = predict_all(forecasters, feats, logc, times, origins, progress=progress)
+    means = predict_all(forecasters, feats_of, logc, times, origins, progress=progress)
     errors = {}
     for name, mean in means.items():
         preds[name] = (origins, mean)
@@ -480,9 +508,10 @@ def walk_forward(
         cal = f.calibration
         details[name] = {}
         if cal is not None:
-            lo, hi = cal.interval(mean, sigma, coverage)
+            scale = _scale_of(f, feats_of[name], logc, times, origins, sigma)
+            lo, hi = cal.interval(mean, scale, coverage)
             p_up = np.column_stack(
-                [cal.p_up(mean[:, j], sigma, horizon_index=j) for j in range(horizon)]
+                [cal.p_up(mean[:, j], scale, horizon_index=j) for j in range(horizon)]
             )
         for j, h in enumerate(ks):
             e = err[:, j]

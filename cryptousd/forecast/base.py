@@ -16,7 +16,8 @@ import pandas as pd
 
 from ..config import COVERAGE, HORIZON, INTERVAL_NS, OHLCV, WINDOW
 from ..errors import ModelError
-from ..features import features_from_arrays, windows
+from ..features import FEATURES, features_from_arrays, windows
+from ..inputs import input_matrix, lookback
 from ..times import index_ns
 from .intervals import Calibration, window_sigma
 
@@ -131,6 +132,9 @@ class Forecaster(ABC):
     horizon: int = HORIZON
     calibration: Calibration | None = None
     card: dict | None = None
+    #: per-candle input columns ``predict_cum`` reads, in order (names from
+    #: :data:`cryptousd.inputs.ALL_INPUTS`); the base five unless a forecaster asks for more
+    inputs: tuple[str, ...] = tuple(FEATURES)
 
     # the one method a forecaster must provide ---------------------------------------------
     @abstractmethod
@@ -166,22 +170,46 @@ class Forecaster(ABC):
             )
         return out
 
+    def origin_scale(self, feats, logc, times_ns, origins) -> np.ndarray:
+        """The scale (B,) each origin's interval is drawn at: by default the standard deviation of
+        the window's one-minute returns (``feats`` column ``ret``). A forecaster with a model of
+        its own errors overrides this, so a better model shows narrower bands at equal coverage."""
+        j = self.inputs.index("ret")
+        return window_sigma(windows(feats[:, j : j + 1], origins, self.window)[..., 0])
+
     def calibrate(self, feats, logc, times_ns, origins) -> Calibration:
         """Fit the interval / P(up) calibration on held-out origins."""
         mean = self.predict_origins(feats, logc, times_ns, origins)
         actual = logc[origins[:, None] + np.arange(1, self.horizon + 1)] - logc[origins, None]
-        sigma = window_sigma(windows(feats[:, :1], origins, self.window)[..., 0])
+        sigma = self.origin_scale(feats, logc, times_ns, origins)
         self.calibration = Calibration.fit(mean, actual, sigma)
         return self.calibration
+
+    def input_rows(self, candles: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(feats, log closes, open times ns) of the rows :meth:`predict` reads from ``candles``,
+        for a forecaster with inputs beyond the base five: its window plus the inputs' lookback."""
+        rows = self.window + lookback(self.inputs)
+        ohlcv, times = check_window(candles, rows)
+        tail = candles.iloc[len(candles) - rows :]
+        return input_matrix(tail, self.inputs), np.log(ohlcv[:, 3]), times
 
     def predict(self, candles: pd.DataFrame, coverage: float = COVERAGE) -> Forecast:
         """Forecast the next ``horizon`` candles from the last ``window`` closed candles."""
         t0 = time.perf_counter()
-        ohlcv, times = check_window(candles, self.window)
-        feats = features_from_arrays(ohlcv, times)
-        logc = np.log(ohlcv[:, 3])
-        mean = self.predict_cum(feats[None], logc[None], times[-1:] + INTERVAL_NS)[0]
-        sigma = window_sigma(feats[:, 0])
+        if self.inputs == tuple(FEATURES):
+            ohlcv, times = check_window(candles, self.window)
+            feats = features_from_arrays(ohlcv, times)
+            logc = np.log(ohlcv[:, 3])
+            mean = self.predict_cum(feats[None], logc[None], times[-1:] + INTERVAL_NS)[0]
+            sigma = window_sigma(feats[:, 0])
+            last_close = float(ohlcv[-1, 3])
+        else:
+            all_feats, all_logc, all_times = self.input_rows(candles)
+            last = np.array([len(all_logc) - 1])
+            mean = self.predict_origins(all_feats, all_logc, all_times, last)[0]
+            sigma = float(self.origin_scale(all_feats, all_logc, all_times, last)[0])
+            times = all_times
+            last_close = float(candles["close"].iloc[-1])
         if self.calibration is None:
             raise ModelError(
                 f"{self.name} has no interval calibration; "
@@ -189,7 +217,6 @@ class Forecaster(ABC):
             )
         lower, upper = self.calibration.interval(mean[None], sigma, coverage)
         p_up = float(self.calibration.p_up(mean[-1:], np.atleast_1d(sigma))[0])
-        last_close = float(ohlcv[-1, 3])
         frame = forecast_candles(int(times[-1]), last_close, mean, lower[0], upper[0])
         return Forecast(
             candles=frame,
