@@ -33,8 +33,9 @@ import pandas as pd
 
 from .config import HORIZON
 from .errors import DataError, ModelError
-from .evaluate import valid_origins
+from .evaluate import inputs_of, valid_origins
 from .features import series_arrays
+from .inputs import lookback
 
 MINUTES_PER_YEAR = 365 * 24 * 60
 
@@ -211,18 +212,20 @@ def backtest_all(
             f"hold between 1 and {f0.horizon}"
         )
     spacing = 1 if staggered else hold
-    origins, skipped = valid_origins(candles, f0.window, f0.horizon, spacing, start, end)
+    extra = max(lookback(f.inputs) for f in forecasters.values())  # rows before a window
+    origins, skipped = valid_origins(candles, f0.window + extra, f0.horizon, spacing, start, end)
     if len(origins) < 2:
         raise DataError("too few periods to backtest; widen the range")
     accounts = hold if staggered else 1
     arr = series_arrays(candles)
     close = arr.close
+    feats_of = inputs_of(candles, forecasters, arr.feats)
     results = {}
     costs = {"fee_bps": fee_bps, "slippage_bps": slippage_bps}
     for name, f in forecasters.items():
         mean = _reuse(forecasts, name, origins)
         if mean is None:
-            mean = f.predict_origins(arr.feats, arr.logc, arr.times, origins)
+            mean = f.predict_origins(feats_of[name], arr.logc, arr.times, origins)
         sig = signals_from_forecast(
             np.expm1(mean[:, hold - 1]), margin_bps=margin_bps, allow_short=allow_short, **costs
         )

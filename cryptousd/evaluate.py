@@ -398,7 +398,7 @@ def origin_sigma(ret: np.ndarray, origins: np.ndarray, window: int) -> np.ndarra
     )
 
 
-def _inputs_of(candles: pd.DataFrame, forecasters: dict, base: np.ndarray) -> dict:
+def inputs_of(candles: pd.DataFrame, forecasters: dict, base: np.ndarray) -> dict:
     """Each forecaster's per-candle inputs: the base features, or its own columns (computed once
     per distinct set)."""
     out, cache = {}, {tuple(FEATURES): base}
@@ -412,7 +412,8 @@ def _inputs_of(candles: pd.DataFrame, forecasters: dict, base: np.ndarray) -> di
 def _scale_of(f: Forecaster, feats, logc, times, origins, window_scale) -> np.ndarray:
     """The forecaster's interval scale at every origin (the shared window volatility unless it
     models its own), chunk by chunk."""
-    if type(f).origin_scale is Forecaster.origin_scale and f.inputs[:1] == ("ret",):
+    default = type(f).origin_scale is Forecaster.origin_scale and f.scale_model is None
+    if default and f.inputs[:1] == ("ret",):
         return window_scale
     return np.concatenate(
         [
@@ -483,7 +484,7 @@ def walk_forward(
     c0 = close[origins]
     actual_price = close[origins[:, None] + ks]
     sigma = origin_sigma(feats[:, 0], origins, window)
-    feats_of = _inputs_of(candles, forecasters, feats)
+    feats_of = inputs_of(candles, forecasters, feats)
     up = actual > 0
     n = len(origins)
     rank = np.empty(n, dtype=int)

@@ -135,6 +135,10 @@ class Forecaster(ABC):
     #: per-candle input columns ``predict_cum`` reads, in order (names from
     #: :data:`cryptousd.inputs.ALL_INPUTS`); the base five unless a forecaster asks for more
     inputs: tuple[str, ...] = tuple(FEATURES)
+    #: a model of this forecaster's own error scale (``scale(logc, times_ns, origins) -> (B,)``,
+    #: e.g. :class:`cryptousd.research.scale.ScaleModel`); None draws intervals at the window's
+    #: volatility
+    scale_model = None
 
     # the one method a forecaster must provide ---------------------------------------------
     @abstractmethod
@@ -174,6 +178,8 @@ class Forecaster(ABC):
         """The scale (B,) each origin's interval is drawn at: by default the standard deviation of
         the window's one-minute returns (``feats`` column ``ret``). A forecaster with a model of
         its own errors overrides this, so a better model shows narrower bands at equal coverage."""
+        if self.scale_model is not None:
+            return self.scale_model.scale(logc, times_ns, origins)
         j = self.inputs.index("ret")
         return window_sigma(windows(feats[:, j : j + 1], origins, self.window)[..., 0])
 

@@ -1,0 +1,551 @@
+"""The research protocol: every candidate against persistence, chosen on validation, tested once.
+
+One run (:func:`run`) does, with fixed seeds:
+
+1. **Splits by time** (:class:`Ranges`): training 2024, validation 2025-01, test 2025-02..03 and,
+   where the data have it, a later range 2025-04..05 that nothing was chosen on. Training origins
+   whose 10-minute targets would reach into validation are *purged*; validation, test and later
+   origins start an *embargo* (60 minutes, at least the horizon) after their range begins, and end
+   ``horizon`` minutes before it ends, so no target is shared across ranges. Inputs may look back
+   across a boundary (that is information available at the origin).
+2. **Fit** each candidate (:data:`CANDIDATES`) on training origins; every choice a model makes
+   (ridge penalty, boosting rounds, epochs) is made on validation origins only.
+3. **Intervals that use the model**: a :class:`~cryptousd.research.scale.ScaleModel` of each
+   candidate's own errors, fitted on training origins, then split-conformal quantiles on
+   validation (``persistence+vol`` is persistence with such a model, to separate the two effects).
+4. **Evaluate** all candidates on the same origins of each range with
+   :func:`cryptousd.evaluate.walk_forward` (MAE ratio and Diebold-Mariano p against persistence,
+   direction accuracy with overlap-aware intervals beside the training majority, coverage and
+   width) and backtest them after costs (:func:`cryptousd.backtest.backtest_all`).
+5. **Choose** on validation only: the candidate with the lowest 10-minute MAE ratio. It would
+   replace the shipped default only if it beats persistence at 10 minutes (ratio < 1, DM p < 0.05)
+   on validation *and* test.
+6. **Record**: every run appends its rows to ``runs/research/results.csv`` and every touch of the
+   test range to ``runs/research/test-log.csv`` (how many times each configuration has seen the
+   test range is a column of the results); fitted models go to ``runs/research/<run>/models``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..backtest import backtest_all
+from ..config import RUNS_DIR, SHARED_DATA_DIR
+from ..errors import DataError
+from ..evaluate import Evaluation, valid_origins, walk_forward
+from ..features import FEATURES, series_arrays
+from ..forecast.baselines import Drift, Persistence
+from ..inputs import input_matrix, lookback, missing_columns
+from ..times import to_utc
+from .scale import ScaleModel
+
+HORIZONS_SHOWN = (1, 5, 10)
+DECISION_HORIZON = 10  # the horizon the dashboard shows; a new default must win here
+ALPHA = 0.05
+
+#: inputs read from price and volume alone (any OHLCV source has them)
+PRICE_INPUTS = (
+    *FEATURES,
+    "ret_5",
+    "ret_15",
+    "ret_60",
+    "rv_5",
+    "rv_15",
+    "rv_60",
+    "logvol_rel",
+    "rsi",
+    "macd_hist",
+    "bb_pctb",
+)
+#: plus order flow: the taker-buy share and the trade count (Binance archives carry them)
+FLOW_INPUTS = (
+    *PRICE_INPUTS,
+    "taker_share",
+    "taker_share_5",
+    "taker_share_15",
+    "taker_share_60",
+    "trades_rel",
+)
+
+
+@dataclass(frozen=True)
+class Ranges:
+    """[start, end) of each range, UTC; ``later`` is skipped where the data end before it."""
+
+    train: tuple[str, str] = ("2024-01-01", "2025-01-01")
+    val: tuple[str, str] = ("2025-01-01", "2025-02-01")
+    test: tuple[str, str] = ("2025-02-01", "2025-04-01")
+    later: tuple[str, str] | None = ("2025-04-01", "2025-06-01")
+
+
+#: a split inside the 7-day sample shipped with the package, for quick runs on a fresh clone
+SAMPLE_RANGES = Ranges(
+    ("2025-03-25", "2025-03-29"),
+    ("2025-03-29", "2025-03-30 12:00"),
+    ("2025-03-30 12:00", "2025-04-01"),
+    None,
+)
+
+
+@dataclass
+class Config:
+    ranges: Ranges = field(default_factory=Ranges)
+    models: tuple[str, ...] = (
+        "ridge-price",
+        "ridge-flow",
+        "lgbm-flow",
+        "lstm-flow",
+        "gru-flow",
+    )
+    embargo: int = 60  # minutes; at least the horizon
+    seed: int = 0
+    stride_engineered: int = 3  # training origins of ridge and LightGBM, minutes apart
+    stride_neural: int = 15  # training windows of the recurrent nets, minutes apart
+    epochs: int = 8
+    coverage: float = 0.8
+    fee_bps: float = 10.0
+    slippage_bps: float = 1.0
+    allow_short: bool = True  # a forecast of a fall is a signal too
+    scale_stride: int = 10  # training origins the error-scale models are fitted on
+    out: Path = RUNS_DIR / "research"
+
+    def fingerprint(self, model: str) -> str:
+        """A short hash of everything that defines one candidate's fit and its test range."""
+        d = asdict(self)
+        d.pop("out")
+        d["models"] = [model]
+        return hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+# ---- candidates ---------------------------------------------------------------------------------
+
+
+def _engineered(kind: str, inputs: tuple[str, ...]) -> Callable[[str, Config], object]:
+    def build(name: str, cfg: Config):
+        from . import engineered
+
+        cls = {"ridge": engineered.RidgeForecaster, "lgbm": engineered.LGBMForecaster}[kind]
+        return cls(inputs=inputs, name=name)
+
+    return build
+
+
+def _neural(cell: str, inputs: tuple[str, ...]) -> Callable[[str, Config], object]:
+    def build(name: str, cfg: Config):
+        from .neural import NeuralForecaster
+
+        return NeuralForecaster(cell=cell, inputs=inputs, name=name)
+
+    return build
+
+
+CANDIDATES: dict[str, Callable[[str, Config], object]] = {
+    "ridge-price": _engineered("ridge", PRICE_INPUTS),
+    "ridge-flow": _engineered("ridge", FLOW_INPUTS),
+    "lgbm-price": _engineered("lgbm", PRICE_INPUTS),
+    "lgbm-flow": _engineered("lgbm", FLOW_INPUTS),
+    "lstm-base": _neural("lstm", tuple(FEATURES)),
+    "lstm-flow": _neural("lstm", FLOW_INPUTS),
+    "gru-flow": _neural("gru", FLOW_INPUTS),
+}
+"""Every model the protocol knows, by name: ``<model>-<inputs>``."""
+
+NEURAL = {"lstm-base", "lstm-flow", "gru-flow"}
+
+
+# ---- data ---------------------------------------------------------------------------------------
+
+EXTRA_DIR = SHARED_DATA_DIR / "binance" / "BTCUSDT-1m-extra"
+
+
+def research_files(data=None) -> tuple[list[Path], str]:
+    """The archive files to research on and a line saying which: what ``data`` names (see
+    :func:`cryptousd.locate.locate_candles`), else the located archives plus the extra months
+    (2023, 2025-04..05) where ``../shared`` has them, else the shipped 7-day sample."""
+    from ..locate import locate_candles
+
+    loc = locate_candles(data, files_only=True)
+    files = loc.files()
+    if data is None and not loc.is_sample:
+        files = files + sorted(EXTRA_DIR.glob("BTCUSDT-1m-*.zip"))
+    by_name = {f.name: f for f in files}
+    files = [by_name[k] for k in sorted(by_name)]
+    what = (
+        str(loc)
+        if len(files) == len(loc.files())
+        else f"{loc} + {len(files) - len(loc.files())} more months ({EXTRA_DIR.name})"
+    )
+    return files, what
+
+
+# ---- splits -------------------------------------------------------------------------------------
+
+
+def range_origins(
+    candles: pd.DataFrame, rng: tuple[str, str], *, rows_before: int, horizon: int, embargo: int
+) -> np.ndarray:
+    """Origins whose window (``rows_before`` rows up to the origin) and targets avoid gaps, from
+    ``embargo`` minutes after the range starts to ``horizon`` minutes before it ends (purged)."""
+    start = to_utc(rng[0]) + pd.Timedelta(minutes=embargo)
+    end = to_utc(rng[1]) - pd.Timedelta(minutes=horizon)
+    origins, _ = valid_origins(candles, rows_before, horizon, 1, start, end)
+    return origins
+
+
+def check_ranges(candles: pd.DataFrame, ranges: Ranges) -> Ranges:
+    """The ranges, in order and inside the data (``later`` dropped when the data end first);
+    a one-line error otherwise."""
+    first, last = candles.index[0], candles.index[-1]
+    cover = f"the data cover {first:%Y-%m-%d %H:%M} .. {last:%Y-%m-%d %H:%M} UTC"
+    named = [("training", ranges.train), ("validation", ranges.val), ("test", ranges.test)]
+    prev_end = None
+    for what, (a, b) in named:
+        a, b = to_utc(a), to_utc(b)
+        if b <= a:
+            raise DataError(f"{what} range ends before it starts ({a} .. {b}); swap them")
+        if prev_end is not None and a < prev_end:
+            raise DataError(f"{what} range starts before the previous one ends; keep them in order")
+        if a < first - pd.Timedelta(days=1) or b > last + pd.Timedelta(minutes=2):
+            raise DataError(
+                f"{what} range {a:%Y-%m-%d} .. {b:%Y-%m-%d} is outside the data ({cover}); "
+                "load more months or give ranges inside them"
+            )
+        prev_end = b
+    later = ranges.later
+    if later is not None and to_utc(later[1]) > last + pd.Timedelta(minutes=2):
+        later = None
+    return Ranges(ranges.train, ranges.val, ranges.test, later)
+
+
+# ---- the run ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    """What one run produced; :attr:`table` is the tidy results table (one row per range, model
+    and horizon), :attr:`backtests` one row per range and model."""
+
+    run_id: str
+    config: Config
+    forecasters: dict
+    evaluations: dict[str, Evaluation]
+    table: pd.DataFrame
+    backtests: pd.DataFrame
+    fit_seconds: dict[str, float]
+    choice: dict
+    folder: Path | None = None
+
+    def summary(self, range_name: str = "test", horizons=HORIZONS_SHOWN) -> pd.DataFrame:
+        """MAE ratio, DM p, direction accuracy beside the majority, coverage and width."""
+        t = self.table
+        t = t[(t["range"] == range_name) & t["horizon"].isin(horizons)]
+        cols = [
+            "mae_ratio",
+            "dm_pvalue",
+            "direction_accuracy",
+            "direction_ci_low",
+            "direction_ci_high",
+            "majority",
+            "coverage",
+            "width_bps",
+        ]
+        return t.set_index(["model", "horizon"])[cols]
+
+
+def _fit_one(f, feats, arr, train, val, cfg: Config, progress) -> None:
+    if not hasattr(f, "fit_origins"):
+        return
+    if f.name in NEURAL or type(f).__name__ == "NeuralForecaster":
+        f.fit_origins(
+            feats,
+            arr.logc,
+            arr.times,
+            train[:: cfg.stride_neural],
+            val,
+            seed=cfg.seed,
+            progress=progress,
+            epochs=cfg.epochs,
+        )
+    else:
+        f.fit_origins(
+            feats,
+            arr.logc,
+            arr.times,
+            train[:: cfg.stride_engineered],
+            val,
+            seed=cfg.seed,
+            progress=progress,
+        )
+
+
+def run(
+    candles: pd.DataFrame,
+    config: Config | None = None,
+    *,
+    shipped: dict | None = None,
+    progress: bool | None = None,
+    save: bool = True,
+    say: Callable[[str], None] = print,
+) -> Result:
+    """Run the protocol (see the module docstring) on one-minute ``candles``.
+
+    ``shipped`` adds already-trained forecasters (e.g. the shipped LSTM and its baselines, by
+    name), evaluated beside the candidates but not refitted. ``save`` writes the run under
+    ``config.out``.
+    """
+    cfg = config or Config()
+    if cfg.embargo < 10:
+        raise DataError(f"embargo {cfg.embargo} minutes: give at least the horizon (10)")
+    unknown = [m for m in cfg.models if m not in CANDIDATES]
+    if unknown:
+        raise DataError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(CANDIDATES)}")
+    ranges = check_ranges(candles, cfg.ranges)
+    run_id = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%SZ")
+    arr = series_arrays(candles)
+
+    built = {}
+    for m in cfg.models:
+        f = CANDIDATES[m](m, cfg)
+        lacking = missing_columns(candles, f.inputs)
+        if lacking:
+            say(f"{m}: skipped, the candles lack {', '.join(lacking)}")
+            continue
+        built[m] = f
+    rows_before = 60 + max([lookback(f.inputs) for f in built.values()] + [0])
+    cut = {
+        k: range_origins(candles, r, rows_before=rows_before, horizon=10, embargo=e)
+        for k, r, e in [
+            ("train", ranges.train, 0),
+            ("val", ranges.val, cfg.embargo),
+            ("test", ranges.test, cfg.embargo),
+            *([("later", ranges.later, cfg.embargo)] if ranges.later else []),
+        ]
+    }
+    for k, o in cut.items():
+        if len(o) < 200:
+            raise DataError(
+                f"the {k} range has {len(o)} usable origins; give it more candles (at least a day)"
+            )
+    say(
+        "origins: "
+        + ", ".join(f"{k} {len(o):,d} ({candles.index[o[0]]:%Y-%m-%d} ..)" for k, o in cut.items())
+    )
+
+    feats_cache: dict[tuple, np.ndarray] = {}
+
+    def feats_of(f) -> np.ndarray:
+        if f.inputs not in feats_cache:
+            feats_cache[f.inputs] = input_matrix(candles, f.inputs)
+        return feats_cache[f.inputs]
+
+    forecasters: dict = {"persistence": Persistence()}
+    persist_vol = Persistence()
+    persist_vol.name = "persistence+vol"
+    forecasters["persistence+vol"] = persist_vol
+    forecasters["drift"] = Drift()
+    fit_seconds: dict[str, float] = {}
+    for name, f in (shipped or {}).items():
+        if name != "persistence":
+            forecasters[name] = f
+    scale_origins = cut["train"][:: cfg.scale_stride]
+    for name, f in built.items():
+        say(f"fitting {name} on {len(cut['train']):,d} training origins ...")
+        t0 = time.perf_counter()
+        _fit_one(f, feats_of(f), arr, cut["train"], cut["val"], cfg, progress)
+        fit_seconds[name] = time.perf_counter() - t0
+        forecasters[name] = f
+    # intervals: an error-scale model per refitted candidate (and persistence+vol), then conformal
+    for name, f in forecasters.items():
+        if name in built or name == "persistence+vol":
+            fx = feats_of(f)
+            pred = f.predict_origins(fx, arr.logc, arr.times, scale_origins)
+            f.scale_model = ScaleModel.fit(arr.logc, arr.times, scale_origins, pred)
+        if f.calibration is None or name in built or name == "persistence+vol":
+            f.calibrate(feats_of(f), arr.logc, arr.times, cut["val"])
+
+    evaluations: dict[str, Evaluation] = {}
+    backtests = []
+    for k in ("val", "test", "later"):
+        if k not in cut:
+            continue
+        o = cut[k]
+        start, end = candles.index[o[0]], candles.index[o[-1]] + pd.Timedelta(minutes=1)
+        say(f"evaluating on {k}: {len(o):,d} origins ...")
+        ev = walk_forward(
+            candles,
+            forecasters,
+            start=start,
+            end=end,
+            coverage=cfg.coverage,
+            model="research",
+            progress=progress,
+            train_up_rate=_train_up_rate(arr.logc, cut["train"]),
+        )
+        evaluations[k] = ev
+        for fee, slip in ((cfg.fee_bps, cfg.slippage_bps), (0.0, 0.0)):
+            bt = backtest_all(
+                candles,
+                forecasters,
+                start=start,
+                end=end,
+                fee_bps=fee,
+                slippage_bps=slip,
+                allow_short=cfg.allow_short,
+                forecasts=ev.predictions,
+            )
+            for name, r in bt.results.items():
+                st = r.stats()
+                backtests.append(
+                    {
+                        "range": k,
+                        "model": name,
+                        "cost_bps_per_side": fee + slip,
+                        **{c: st[c] for c in ("total_return", "trades", "exposure", "sharpe")},
+                    }
+                )
+
+    table = _tidy(evaluations, run_id, cfg, forecasters)
+    result = Result(
+        run_id=run_id,
+        config=cfg,
+        forecasters=forecasters,
+        evaluations=evaluations,
+        table=table,
+        backtests=pd.DataFrame(backtests),
+        fit_seconds=fit_seconds,
+        choice=choose(table, list(built)),
+    )
+    if save:
+        result.folder = _save(result, candles)
+    return result
+
+
+def _train_up_rate(logc: np.ndarray, train: np.ndarray) -> float:
+    """Share of up moves among the training origins' 10-minute moves (flat ones excluded)."""
+    move = logc[train + 10] - logc[train]
+    moving = move != 0
+    return float((move[moving] > 0).mean()) if moving.any() else 0.5
+
+
+def _tidy(evaluations: dict, run_id: str, cfg: Config, forecasters: dict) -> pd.DataFrame:
+    rows = []
+    for k, ev in evaluations.items():
+        t = ev.table
+        for (name, h), r in t.iterrows():
+            rows.append(
+                {
+                    "run": run_id,
+                    "range": k,
+                    "model": name,
+                    "horizon": int(h),
+                    "origins": ev.n_origins,
+                    "mae_bps": r["mae_bps"],
+                    "mae_ratio": r["mae_ratio_vs_persistence"],
+                    "dm_pvalue": r["dm_pvalue"],
+                    "direction_accuracy": r["direction_accuracy"],
+                    "direction_ci_low": r["direction_ci_low"],
+                    "direction_ci_high": r["direction_ci_high"],
+                    "majority": r["direction_majority_baseline"],
+                    "base_rate": r["direction_base_rate"],
+                    "coverage": r["coverage"],
+                    "width_bps": r["interval_width_bps"],
+                    "inputs": len(forecasters[name].inputs),
+                    "fingerprint": cfg.fingerprint(name),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def beats(table: pd.DataFrame, model: str, range_name: str, h: int = DECISION_HORIZON) -> bool:
+    """MAE ratio below 1 with a Diebold-Mariano p below 0.05 at horizon ``h``."""
+    r = table[(table["range"] == range_name) & (table["model"] == model) & (table["horizon"] == h)]
+    if r.empty:
+        return False
+    ratio, p = float(r["mae_ratio"].iloc[0]), float(r["dm_pvalue"].iloc[0])
+    return ratio < 1 and not math.isnan(p) and p < ALPHA
+
+
+def choose(table: pd.DataFrame, candidates: list[str]) -> dict:
+    """The candidate with the lowest validation MAE ratio at the decision horizon, and whether it
+    earns the default: significant on validation and on test."""
+    val = table[(table["range"] == "val") & (table["horizon"] == DECISION_HORIZON)]
+    val = val[val["model"].isin(candidates)]
+    if val.empty:
+        return {"best": None, "ship": False, "why": "no candidate was fitted"}
+    best = str(val.sort_values("mae_ratio")["model"].iloc[0])
+    on_val, on_test = beats(table, best, "val"), beats(table, best, "test")
+    ship = on_val and on_test
+    why = (
+        f"{best} beats persistence at {DECISION_HORIZON} min on validation and test"
+        if ship
+        else f"{best} (best on validation) does not beat persistence significantly at "
+        f"{DECISION_HORIZON} min on "
+        + " and ".join(w for w, ok in (("validation", on_val), ("test", on_test)) if not ok)
+        + "; the shipped default stays"
+    )
+    return {
+        "best": best,
+        "ship": ship,
+        "why": why,
+        "beats_on_val": on_val,
+        "beats_on_test": on_test,
+    }
+
+
+def _save(result: Result, candles: pd.DataFrame) -> Path:
+    from ..files import atomic_write, write_json
+
+    cfg = result.config
+    out = Path(cfg.out)
+    folder = out / result.run_id
+    (folder / "models").mkdir(parents=True, exist_ok=True)
+    for name, f in result.forecasters.items():
+        if hasattr(f, "to_folder"):
+            f.to_folder(folder / "models" / name)
+            if f.scale_model is not None:
+                write_json(folder / "models" / name / "scale.json", f.scale_model.to_dict())
+    for k, ev in result.evaluations.items():
+        ev.to_json(folder / f"evaluation-{k}.json")
+    write_json(
+        folder / "run.json",
+        {
+            "run": result.run_id,
+            "config": {**asdict(cfg), "out": str(cfg.out)},
+            "data": f"{candles.index[0]} .. {candles.index[-1]}",
+            "fit_seconds": result.fit_seconds,
+            "choice": result.choice,
+            "fit_info": {
+                n: getattr(f, "fit_info", None)
+                for n, f in result.forecasters.items()
+                if getattr(f, "fit_info", None)
+            },
+        },
+    )
+    # every touch of the test range, and how many each configuration has had so far
+    log_path = out / "test-log.csv"
+    log = pd.read_csv(log_path) if log_path.exists() else pd.DataFrame()
+    new = pd.DataFrame(
+        [
+            {"run": result.run_id, "model": m, "fingerprint": cfg.fingerprint(m)}
+            for m in result.forecasters
+        ]
+    )
+    log = pd.concat([log, new], ignore_index=True)
+    atomic_write(log_path, lambda p: log.to_csv(p, index=False))
+    touches = log.groupby("fingerprint").size()
+    table = result.table.assign(test_touches=result.table["fingerprint"].map(touches))
+    res_path = out / "results.csv"
+    old = pd.read_csv(res_path) if res_path.exists() else pd.DataFrame()
+    allrows = pd.concat([old, table], ignore_index=True)
+    atomic_write(res_path, lambda p: allrows.to_csv(p, index=False, float_format="%.6g"))
+    result.table = table
+    return folder
