@@ -386,6 +386,53 @@ def cmd_backtest(args) -> dict:
     return out
 
 
+def cmd_research(args) -> dict:
+    from . import load_candles
+    from .forecast import load_baselines, load_forecaster
+    from .locate import SAMPLE_FILE
+    from .research import protocol as rp
+
+    if args.epochs < 1:
+        raise CryptoUSDError(f"--epochs {args.epochs}: give at least 1")
+    if args.quick:
+        files, what = [SAMPLE_FILE], "sample: the 7 days shipped with the package (--quick)"
+    else:
+        files, what = rp.research_files(args.data)
+    sample = files == [SAMPLE_FILE]
+    cfg = rp.Config(
+        ranges=rp.SAMPLE_RANGES if sample else rp.Ranges(),
+        models=tuple(args.models) if args.models else rp.Config.models,
+        epochs=1 if args.quick else args.epochs,
+        seed=args.seed,
+        out=Path(args.out) if args.out else rp.Config.out,
+    )
+    if sample:
+        cfg.stride_engineered, cfg.stride_neural, cfg.scale_stride = 1, 5, 2
+        print(f"data: {what}; ranges inside the sample (train 4 days, val and test 1.5 each)")
+    else:
+        print(f"data: {what}")
+    candles = load_candles(files)
+    shipped = {"lstm (shipped)": load_forecaster(), "ar": load_baselines()["ar"]}
+    result = rp.run(candles, cfg, shipped=shipped, progress=True)
+    import pandas as pd
+
+    with pd.option_context("display.width", 180, "display.max_columns", 20):
+        for k in result.evaluations:
+            print(f"\n{k}: MAE ratio and DM p against persistence, direction accuracy")
+            print(result.summary(k).round(4).to_string())
+        print("\nbacktests (hold 10 min, long and short):")
+        print(result.backtests.round(4).to_string(index=False))
+    print(f"\n{result.choice['why']}")
+    if result.folder is not None:
+        print(f"recorded in {result.folder} and {Path(cfg.out) / 'results.csv'}")
+    return {
+        "run": result.run_id,
+        "choice": result.choice,
+        "results": result.table.to_dict("records"),
+        "backtests": result.backtests.to_dict("records"),
+    }
+
+
 # apps -----------------------------------------------------------------------------------------
 def cmd_dashboard(args) -> dict:
     from .serve import serve_dashboard
@@ -611,6 +658,27 @@ def build_parser() -> argparse.ArgumentParser:
             e.add_argument("--short", action="store_true", help="allow short positions")
             # not an option: caught in cmd_backtest to say why in one line
             e.add_argument("--stride", nargs="?", const="", default=None, help=argparse.SUPPRESS)
+
+    from .research.protocol import CANDIDATES, Config
+
+    r = add(
+        "research",
+        cmd_research,
+        "fit every candidate model on training, choose on validation, test once, record the run",
+    )
+    r.add_argument("--data", nargs="+", help=DATA_HELP)
+    r.add_argument(
+        "--models",
+        nargs="+",
+        choices=list(CANDIDATES),
+        metavar="MODEL",
+        help=f"candidates to fit (default {' '.join(Config.models)}; known: "
+        f"{', '.join(CANDIDATES)})",
+    )
+    r.add_argument("--quick", action="store_true", help="the 7-day sample, one epoch: a minute")
+    r.add_argument("--epochs", type=int, default=Config.epochs, help="most epochs of the nets")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--out", help="folder for the run's record (default runs/research)")
 
     s = add("dashboard", cmd_dashboard, "serve the live dashboard with Voila on localhost")
     s.add_argument("--port", type=port_number, default=8866)

@@ -15,7 +15,7 @@ Every input is scale-free (returns, ratios, logs of ratios), so a model fitted o
   one-minute log returns
 - ``logvol_rel``: log volume against its trailing 60-minute mean (volume normalised in the window)
 - ``rsi``: (Wilder RSI(14) - 50) / 50; ``macd_hist``: MACD(12, 26, 9) histogram / close, in bps;
-  ``bb_pctb``: Bollinger(20, 2) %b - 0.5 (EMA inputs carry a 200-candle lookback: a longer
+  ``bb_pctb``: Bollinger(20, 2) %b - 0.5 (EMA inputs carry a 300-candle lookback: a longer
   history changes them by less than 1e-6)
 - ``taker_share``, ``taker_share_5``, ``taker_share_15``, ``taker_share_60``: taker-buy volume /
   volume over the last 1, 5, 15, 60 minutes, minus 0.5 (0 where nothing traded)
@@ -131,8 +131,8 @@ INPUTS: dict[str, Input] = {
     **{f"ret_{k}": Input(_ret_k(k), k) for k in (5, 15, 60)},
     **{f"rv_{k}": Input(_rv_k(k), k) for k in (5, 15, 60)},
     "logvol_rel": Input(_rel60(_logvol), 59),
-    "rsi": Input(_indicator("rsi"), 200),
-    "macd_hist": Input(_indicator("macd_hist"), 200),
+    "rsi": Input(_indicator("rsi"), 300),
+    "macd_hist": Input(_indicator("macd_hist"), 300),
     "bb_pctb": Input(_indicator("bb_pctb"), 19),
     "taker_share": Input(_taker_k(1), 0, ("taker_buy",)),
     **{f"taker_share_{k}": Input(_taker_k(k), k - 1, ("taker_buy",)) for k in (5, 15, 60)},
