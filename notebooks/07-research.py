@@ -1,0 +1,309 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 07 · Research: can anything here beat persistence?
+#
+# The shipped LSTM ties persistence (notebook 04): its 10-minute MAE is persistence's to four
+# digits and its direction calls match the falling market's base rate. Its inputs are per-candle
+# return, range, volume and time of day. This notebook asks whether more information or other
+# models change that, with one protocol for all of them:
+#
+# - **inputs**: multi-scale returns and realised volatility (5, 15, 60 min), RSI, MACD, %b, volume
+#   against its trailing hour, and from the Binance archives the order flow: the taker-buy share
+#   of the volume (1, 5, 15, 60 min) and the trade count against its trailing hour;
+# - **models**: ridge and LightGBM on the origin's inputs, the seed LSTM and a GRU on 60-minute
+#   windows of them, beside persistence, drift, the AR baseline and the shipped LSTM;
+# - **protocol** (`cryptousd.research.protocol`): training 2024, validation 2025-01, test
+#   2025-02..03, and a later range 2025-04..05 where the data have it; purged and embargoed
+#   splits; every choice on validation; fixed seeds; every run and every touch of the test range
+#   recorded under `runs/research/`.
+#
+# A model that does not beat persistence is a result. The only failure is to claim it does.
+
+# %% [markdown]
+# ## 1. Setup
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+import cryptousd as cu
+from cryptousd import plots
+from cryptousd.colors import forecaster_color
+from cryptousd.features import series_arrays
+from cryptousd.inputs import INPUTS, input_matrix
+from cryptousd.locate import SAMPLE_FILE
+from cryptousd.research import protocol as rp
+
+pd.set_option("display.width", 160)
+pd.set_option("display.max_columns", 20)
+plt.rcParams["figure.dpi"] = 90
+
+# %% tags=["parameters"]
+data = None  # files or folders; None: the located archives (+ the extra months where present)
+quick = False  # True: the 7-day sample, one epoch (a minute or two)
+models = list(rp.Config.models)  # candidates to fit (see rp.CANDIDATES)
+epochs = 8  # most epochs of the recurrent nets (early stopping on validation)
+out = "runs/research"  # where the run is recorded
+
+# %% [markdown]
+# ## 2. The data and the splits
+#
+# Binance's kline archives carry, beside OHLCV, the number of trades and the volume bought by
+# takers (market orders that lifted the ask). Their share of the volume is the order-flow input.
+
+# %%
+files, what = ([SAMPLE_FILE], "the 7-day sample (quick)") if quick else rp.research_files(data)
+sample = files == [SAMPLE_FILE]
+print(what)
+candles = cu.load_candles(files)
+cfg = rp.Config(
+    ranges=rp.SAMPLE_RANGES if sample else rp.Ranges(),
+    models=tuple(models),
+    epochs=1 if quick else epochs,
+    out=out,
+)
+if sample:
+    cfg.stride_engineered, cfg.stride_neural, cfg.scale_stride = 1, 5, 2
+ranges = rp.check_ranges(candles, cfg.ranges)
+print(f"{len(candles):,d} minutes, {candles.index[0]} .. {candles.index[-1]}")
+print("columns:", ", ".join(candles.columns))
+candles[["close", "volume", "trades", "taker_buy"]].describe().T.round(3)
+
+# %% [markdown]
+# Purging and the embargo: a training origin's targets are the next 10 minutes, so the last
+# 10 minutes of training have no origins (their targets would lie in validation); validation and
+# test origins start an hour after their range begins. Nothing is shared across a boundary except
+# the inputs' look-back, which is information a trader has at the origin.
+
+# %%
+spans = {"train": ranges.train, "val": ranges.val, "test": ranges.test}
+if ranges.later:
+    spans["later"] = ranges.later
+rows_before = 60 + max(v.lookback for v in INPUTS.values())
+cut = {
+    k: rp.range_origins(
+        candles,
+        r,
+        rows_before=rows_before,
+        horizon=10,
+        embargo=0 if k == "train" else cfg.embargo,
+    )
+    for k, r in spans.items()
+}
+idx = candles.index
+pd.DataFrame(
+    {
+        k: {
+            "range": f"{r[0]} .. {r[1]}",
+            "first origin": idx[cut[k][0]],
+            "last origin": idx[cut[k][-1]],
+            "origins": len(cut[k]),
+        }
+        for k, r in spans.items()
+    }
+).T
+
+# %% [markdown]
+# ## 3. Is there any signal in the inputs? (training origins only)
+#
+# Before fitting anything: the rank correlation of each input at the origin with the next
+# 1-minute and 10-minute return, on training origins. The band is ±1.96/√n for independent
+# draws; 10-minute returns of consecutive minutes overlap, so those use every 10th origin.
+
+# %%
+names = [n for n in rp.FLOW_INPUTS if n in INPUTS or n in ("ret", "range", "logvol")]
+X = input_matrix(candles, names)
+logc = series_arrays(candles).logc
+tr = cut["train"]
+ic = {}
+for h, step in ((1, 1), (10, 10)):
+    o = tr[::step]
+    y = pd.Series(logc[o + h] - logc[o])
+    ic[f"{h} min"] = [y.corr(pd.Series(X[o, j]), method="spearman") for j in range(len(names))]
+    ic[f"band {h} min"] = 1.96 / np.sqrt(len(o))
+ic = pd.DataFrame(ic, index=names)
+fig, ax = plt.subplots(figsize=(10, 4))
+pos = np.arange(len(names))
+ax.bar(pos - 0.2, ic["1 min"], 0.4, label="next 1 min", color="#4c72b0")
+ax.bar(pos + 0.2, ic["10 min"], 0.4, label="next 10 min (every 10th origin)", color="#dd8452")
+ax.axhspan(-ic["band 1 min"].iloc[0], ic["band 1 min"].iloc[0], color="#4c72b0", alpha=0.15)
+ax.axhspan(-ic["band 10 min"].iloc[0], ic["band 10 min"].iloc[0], color="#dd8452", alpha=0.12)
+ax.set_xticks(pos, names, rotation=60, ha="right")
+ax.set_ylabel("Spearman correlation")
+ax.set_title("Each input against the next return, training origins (bands: chance at 95 %)")
+ax.legend()
+fig.tight_layout()
+ic.round(4).T
+
+# %% [markdown]
+# ## 4. The run
+#
+# Every candidate is fitted on training origins, chooses what it chooses on validation, gets an
+# error-scale model (intervals that use the model) and a split-conformal calibration on
+# validation, and is then evaluated with everything else on the same origins of every range.
+
+# %%
+shipped = {"lstm (shipped)": cu.load_forecaster(), "ar": cu.load_baselines()["ar"]}
+result = rp.run(candles, cfg, shipped=shipped, progress=True)
+print(result.choice["why"])
+pd.Series(result.fit_seconds, name="fit seconds").round(1)
+
+# %% [markdown]
+# What each candidate chose on validation:
+
+# %%
+pd.DataFrame(
+    {
+        name: {k: v for k, v in (f.fit_info or {}).items() if np.isscalar(v) or v is None}
+        for name, f in result.forecasters.items()
+        if getattr(f, "fit_info", None)
+    }
+).T
+
+# %% [markdown]
+# ## 5. Validation: where the choice is made
+
+# %%
+result.summary("val").round(4)
+
+# %% [markdown]
+# ## 6. Test (and the later range): every model against persistence
+#
+# MAE ratio below 1 means better than persistence; the Diebold-Mariano p-value (with the
+# overlap of h-minute errors in its variance) says whether the difference could be luck. Direction
+# accuracy stands beside the training majority's, with moving-block bootstrap intervals.
+
+# %%
+result.summary("test").round(4)
+
+
+# %%
+def ratio_plot(result, range_names):
+    fig, axes = plt.subplots(1, len(range_names), figsize=(6 * len(range_names), 4), sharey=True)
+    axes = np.atleast_1d(axes)
+    t = result.table
+    for ax, k in zip(axes, range_names, strict=True):
+        for name in result.forecasters:
+            if name == "persistence":
+                continue
+            r = t[(t["range"] == k) & (t["model"] == name)]
+            ax.plot(
+                r["horizon"],
+                r["mae_ratio"],
+                marker="o",
+                ms=3,
+                label=name,
+                color=forecaster_color(name),
+            )
+        ax.axhline(1.0, color="k", lw=1, ls="--")
+        ax.set_title(f"{k}: MAE / persistence's")
+        ax.set_xlabel("horizon (minutes)")
+    axes[0].set_ylabel("MAE ratio")
+    axes[-1].legend(fontsize=8, loc="best")
+    fig.tight_layout()
+
+
+ratio_plot(result, [k for k in ("val", "test", "later") if k in result.evaluations])
+
+# %%
+if "later" in result.evaluations:
+    display(result.summary("later").round(4))  # noqa: F821 - IPython's display
+
+# %% [markdown]
+# Direction at 10 minutes, with the overlap-aware intervals, beside the majority baseline:
+
+# %%
+t10 = result.table[(result.table["horizon"] == 10) & (result.table["range"] == "test")]
+t10 = t10.set_index("model")
+fig, ax = plt.subplots(figsize=(9, 3.6))
+pos = np.arange(len(t10))
+err = np.vstack(
+    [
+        t10["direction_accuracy"] - t10["direction_ci_low"],
+        t10["direction_ci_high"] - t10["direction_accuracy"],
+    ]
+)
+ax.errorbar(pos, t10["direction_accuracy"], yerr=err, fmt="o", color="k", capsize=3)
+ax.axhline(t10["majority"].iloc[0], color="#c44e52", ls="--", label="training majority")
+ax.axhline(0.5, color="grey", lw=0.8)
+ax.set_xticks(pos, t10.index, rotation=30, ha="right")
+ax.set_ylabel("direction accuracy")
+ax.set_title("Test, 10 minutes ahead: accuracy with 95 % block-bootstrap intervals")
+ax.legend()
+fig.tight_layout()
+
+# %% [markdown]
+# ## 7. Intervals that use the model
+#
+# Every forecaster's 80 % band is calibrated on validation; the ones fitted here draw it at the
+# scale their own error model predicts (persistence+vol is persistence with such a model). At the
+# same coverage, the narrower band is the better one.
+
+# %%
+iv = result.table[(result.table["range"] == "test") & (result.table["horizon"] == 10)]
+iv = iv.set_index("model")[["coverage", "width_bps"]]
+fig, ax = plt.subplots(figsize=(7, 4))
+for name, r in iv.iterrows():
+    ax.scatter(r["width_bps"], r["coverage"], color=forecaster_color(name), s=40)
+    ax.annotate(name, (r["width_bps"], r["coverage"]), fontsize=8, xytext=(4, 3),
+                textcoords="offset points")
+ax.axhline(cfg.coverage, color="k", ls="--", lw=1)
+ax.set_xlabel("mean width of the 80 % band at 10 min (bps)")
+ax.set_ylabel("coverage on test")
+fig.tight_layout()
+iv.round(4)
+
+# %% [markdown]
+# ## 8. The backtest, with and without costs
+#
+# Each model trades its own 10-minute forecast, long or short, positions back to back, at 11 bps
+# per side and at zero cost; buy-and-hold over the same periods for reference.
+
+# %%
+bt = result.backtests
+bt.pivot_table(index="model", columns=["range", "cost_bps_per_side"], values="total_return").round(4)
+
+# %% [markdown]
+# ## 9. What we found
+
+# %%
+t = result.table
+c = result.choice
+print(f"best on validation: {c['best']}")
+for k in result.evaluations:
+    r = t[(t["range"] == k) & (t["horizon"] == 10)].set_index("model")
+    won = [m for m in r.index if rp.beats(t, m, k)]
+    print(
+        f"{k}: lowest 10-min MAE ratio {r['mae_ratio'].drop('persistence').min():.4f} "
+        f"({r['mae_ratio'].drop('persistence').idxmin()}); "
+        f"significantly better than persistence (p < 0.05): {', '.join(won) or 'none'}"
+    )
+print(c["why"])
+
+# %% [markdown]
+# ## 10. Every run so far
+#
+# `runs/research/results.csv` keeps every run's rows; `test_touches` counts how many runs have
+# evaluated the same configuration on the test range (1 means it was seen once).
+
+# %%
+allruns = pd.read_csv(f"{out}/results.csv")
+last = allruns[(allruns["range"] == "test") & (allruns["horizon"] == 10)]
+last[["run", "model", "mae_ratio", "dm_pvalue", "direction_accuracy", "test_touches"]].tail(12)
