@@ -10,7 +10,12 @@ What a file holds is read, not assumed:
 - ``dd/mm/yyyy`` and ``mm/dd/yyyy`` dates are told apart by a day above 12; when no value
   decides, the caller says which with ``dayfirst=``;
 - zip and gzip files are unpacked, a UTF-8 byte-order mark is skipped; semicolon- or
-  tab-separated files, decimal commas and truncated rows are refused with a message that says so.
+  tab-separated files, decimal commas and truncated rows are refused with a message that says so;
+- the optional ``trades`` (count) and ``taker_buy`` (base volume bought by takers) columns are kept
+  where the file has them: Binance archives always (``number_of_trades``,
+  ``taker_buy_base_asset_volume``), a file with a header when it has a column of either name. A file
+  without them gives a frame without them (absent, never zeros). A non-numeric value is refused
+  like a non-numeric price, and so is a taker-buy volume below 0 or above the candle's volume.
 """
 
 from __future__ import annotations
@@ -30,8 +35,15 @@ import numpy as np
 import pandas as pd
 
 from .candle_store import CandleStore
-from .candles import check_time_order, detect_interval, fill_gaps, interval_name, validate_candles
-from .config import INTERVAL, OHLCV
+from .candles import (
+    check_time_order,
+    detect_interval,
+    fill_gaps,
+    impossible_taker_buy,
+    interval_name,
+    validate_candles,
+)
+from .config import INTERVAL, OHLCV, TAKER_BUY, TRADES
 from .errors import DataError
 from .times import epoch_to_ns, index_ns, to_utc
 
@@ -155,7 +167,8 @@ def _parse_binance(data: bytes, name: str) -> pd.DataFrame:
         )
     raw.columns = BINANCE_COLUMNS
     _check_short_rows(raw, data, name)
-    bad = _first_bad_number(raw, ["open_time", *OHLCV])
+    optional = {TRADES: "number_of_trades", TAKER_BUY: "taker_buy_base_asset_volume"}
+    bad = _first_bad_number(raw, ["open_time", *OHLCV, *optional.values()])
     if bad:
         col, i, val = bad
         hint = _bad_number_hint(val)
@@ -165,10 +178,52 @@ def _parse_binance(data: bytes, name: str) -> pd.DataFrame:
         {c: raw[c].astype("float64").to_numpy() for c in OHLCV},
         index=pd.DatetimeIndex(pd.to_datetime(times, utc=True), name="open_time"),
     )
-    frame["trades"] = (
-        pd.to_numeric(raw["number_of_trades"], errors="coerce").fillna(0).astype("int64").to_numpy()
-    )
+    for col, src in optional.items():
+        frame[col] = _optional_values(raw, src, col, frame["volume"], name, "line", unknown=False)
     return frame
+
+
+def _optional_values(
+    raw: pd.DataFrame,
+    src: str,
+    col: str,
+    volume: pd.Series,
+    name: str,
+    row_word: str,
+    *,
+    unknown: bool,
+) -> np.ndarray:
+    """An optional column (``trades`` or ``taker_buy``) read from text column ``src``.
+
+    ``unknown``: empty cells and NaN mean "not known" (a file with a header, written from a frame
+    with a partial column); in a Binance archive they are damage and refused.
+    Refuses a negative or fractional trade count and a taker-buy volume outside 0..volume.
+    """
+    text = raw[src].astype(str).str.strip()
+    if unknown:
+        text = text.where(text != "", "nan")
+    values = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64")
+    v = volume.to_numpy(dtype="float64")
+    nan = np.isnan(values)
+    if col == TRADES:
+        bad = np.isinf(values) | (values < 0) | (values != np.floor(values))
+        what = "a trade count must be a whole number >= 0"
+    else:
+        bad = impossible_taker_buy(values, v)
+        what = f"taker-buy volume must be between 0 and the volume ({src} <= volume)"
+    if not unknown:
+        bad |= nan
+    bad &= ~(nan & unknown)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        extra = f" with volume {v[i]}" if col == TAKER_BUY and not nan[i] else ""
+        raise DataError(
+            f"{name}: impossible {src} {raw[src].iloc[i]!r}{extra} on {row_word} {i + 1}; "
+            f"{what}: repair or drop that {row_word.split()[-1]}"
+        )
+    if col == TRADES and not nan.any():
+        return values.astype("int64")
+    return values
 
 
 def _check_short_rows(raw: pd.DataFrame, data: bytes, name: str) -> None:
@@ -298,7 +353,12 @@ def _parse_generic(data: bytes, name: str, dayfirst: bool | None = None) -> pd.D
         )
     if len(raw) == 0:
         raise DataError(f"{name}: header but no rows; nothing to load")
+    optional = {c: _pick_optional(columns, c) for c in _OPTIONAL_NAMES}
+    optional = {c: src for c, src in optional.items() if src is not None}
     bad = _first_bad_number(raw, [picked[c] for c in OHLCV])
+    if not bad and optional:  # empty cells there mean "not known", not a bad number
+        known = raw[list(optional.values())].apply(lambda s: s.str.strip().replace("", "nan"))
+        bad = _first_bad_number(known, optional.values())
     if bad:
         col, i, val = bad
         hint = _bad_number_hint(val).replace("line", "row")
@@ -309,10 +369,38 @@ def _parse_generic(data: bytes, name: str, dayfirst: bool | None = None) -> pd.D
         times = epoch_to_ns(as_num.to_numpy(), name=name)
     else:
         times = _parse_text_times(tvals, name, tcol, dayfirst)
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {c: raw[picked[c]].astype("float64").to_numpy() for c in OHLCV},
         index=pd.DatetimeIndex(pd.to_datetime(times, utc=True), name="open_time"),
     )
+    for col, src in optional.items():
+        frame[col] = _optional_values(
+            raw, src, col, frame["volume"], name, "data row", unknown=True
+        )
+    return frame
+
+
+# the optional columns of a file with a header (or a Parquet file), by the names they go by
+_OPTIONAL_NAMES = {
+    TRADES: (TRADES, "number_of_trades"),
+    TAKER_BUY: (TAKER_BUY, "taker_buy_base_asset_volume"),
+}
+
+
+def _pick_optional(columns: dict[str, str], col: str) -> str | None:
+    """The header column holding optional column ``col`` (exact names only), or None."""
+    return next((columns[n] for n in _OPTIONAL_NAMES[col] if n in columns), None)
+
+
+def _rename_optional(frame: pd.DataFrame) -> pd.DataFrame:
+    """A Parquet frame's ``number_of_trades``/``taker_buy_base_asset_volume`` under our names."""
+    columns = {str(c).strip().lower(): c for c in frame.columns}
+    rename = {}
+    for col in _OPTIONAL_NAMES:
+        src = _pick_optional(columns, col)
+        if src is not None and src != col:
+            rename[src] = col
+    return frame.rename(columns=rename) if rename else frame
 
 
 def _reverse_if_newest_first(frame: pd.DataFrame) -> pd.DataFrame:
@@ -349,6 +437,7 @@ def read_candle_file(path: str | os.PathLike, *, dayfirst: bool | None = None) -
             raise DataError(
                 f"{path.name}: unreadable Parquet file ({' '.join(str(exc).split())})"
             ) from None
+        frame = _rename_optional(frame)
     else:
         data, name = _read_bytes(path)
         if not data.strip():

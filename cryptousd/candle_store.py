@@ -9,8 +9,19 @@
 - an import whose closes disagree with the stored ones at the same minutes (median relative
   difference above :data:`MAX_PRICE_DISAGREEMENT`) is refused: it is most likely another symbol.
 
-The store keeps what the source said (OHLCV and an optional trade count); gap filling happens on
-read (:func:`cryptousd.load_candles` with ``gaps="fill"``).
+The store keeps what the source said (OHLCV and the optional ``trades`` count and ``taker_buy``
+volume, :data:`cryptousd.config.OPTIONAL_COLUMNS`, where the source has them); gap filling happens
+on read (:func:`cryptousd.load_candles` with ``gaps="fill"``).
+
+Optional columns on merge (nothing is made up):
+
+- a month file stores an optional column only when some row of it has a value; files written
+  before ``taker_buy`` existed simply lack it and read back without it;
+- the newest write of a minute wins as a whole row: a row written from a frame that lacks an
+  optional column has NaN there ("not known"), even where an older write of that minute had one;
+- so a column with any NaN is partial (a month mixing sources with and without it, or a read
+  across such months); readers that need the column must check for NaN. ``trades`` is int64 when
+  complete and float64 when partial.
 """
 
 from __future__ import annotations
@@ -25,12 +36,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .candles import find_gaps, frame_interval, validate_candles
-from .config import INTERVAL, OHLCV, STORE_DIR
+from .config import INTERVAL, OHLCV, OPTIONAL_COLUMNS, STORE_DIR, TRADES
 from .errors import DataError
 from .files import atomic_write
 from .times import index_ns, to_utc
 
-STORED_COLUMNS = [*OHLCV, "trades"]
+STORED_COLUMNS = [*OHLCV, *OPTIONAL_COLUMNS]
 MAX_PRICE_DISAGREEMENT = 0.05  # median relative difference of closes at overlapping minutes
 
 
@@ -62,6 +73,16 @@ def read_store_file(path: str | os.PathLike) -> pd.DataFrame:
     if frame.index.tz is None:
         frame.index = frame.index.tz_localize("UTC")
     frame.attrs["interval"] = INTERVAL
+    return _tidy_optional(frame)
+
+
+def _tidy_optional(frame: pd.DataFrame) -> pd.DataFrame:
+    """Drop an optional column nobody gave a value for; a complete trade count as int64."""
+    empty = [c for c in OPTIONAL_COLUMNS if c in frame.columns and frame[c].isna().all()]
+    if empty:
+        frame = frame.drop(columns=empty)
+    if TRADES in frame.columns and not frame[TRADES].isna().any():
+        frame[TRADES] = frame[TRADES].astype("int64")
     return frame
 
 
@@ -175,7 +196,7 @@ class CandleStore:
             if old is not None:
                 old_parts.append(old)
             both = part if old is None else pd.concat([old, part])
-            both = both[~both.index.duplicated(keep="last")].sort_index()
+            both = _tidy_optional(both[~both.index.duplicated(keep="last")].sort_index())
             validate_candles(both, name=str(path), interval=INTERVAL, allow_gaps=True)
             merged.append((path, both, len(both) - before))
         if old_parts:

@@ -14,6 +14,17 @@ Rules for messy input (documented, applied everywhere):
 - the local store de-duplicates on ``open_time`` with the newest write winning;
 - missing minutes are found by :func:`find_gaps` and filled by :func:`fill_gaps` with the previous
   close and volume 0; filled rows are marked in a boolean ``filled`` column.
+
+Optional columns (:data:`cryptousd.config.OPTIONAL_COLUMNS`), present only where the source has
+them, never made up as zeros:
+
+- ``trades``: the number of trades in the candle;
+- ``taker_buy``: the base-asset volume bought by takers (same unit as ``volume``), so
+  ``0 <= taker_buy <= volume``; a NaN means "not known for this candle" (a frame merged from
+  sources with and without it) and readers treat a column with any NaN as partial.
+
+Gap filling gives inserted candles ``trades`` 0 and ``taker_buy`` 0 (nothing traded); resampling
+sums both like volume (a bucket with a candle of unknown value is unknown, NaN).
 """
 
 from __future__ import annotations
@@ -23,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .config import INTERVAL, OHLCV
+from .config import INTERVAL, OHLCV, OPTIONAL_COLUMNS, TAKER_BUY, TRADES
 from .errors import DataError
 from .times import epoch_to_ns, index_ns
 
@@ -138,9 +149,39 @@ def validate_candles(
             f"(open {o[i]}, high {h[i]}, low {lo[i]}, close {c[i]}, "
             f"volume {v[i]}); high must be >= open, close >= low > 0 and volume >= 0"
         )
+    if TAKER_BUY in candles.columns:
+        _check_taker_buy(candles, v, name)
     interval = interval or frame_interval(candles)
     check_time_order(index_ns(idx), name=name, interval=interval, allow_gaps=allow_gaps)
     return candles
+
+
+def impossible_taker_buy(taker_buy: np.ndarray, volume: np.ndarray) -> np.ndarray:
+    """Rows whose taker-buy volume is negative, infinite or above the volume (beyond rounding).
+
+    NaN (not known) is not impossible.
+    """
+    tb = np.asarray(taker_buy, dtype="float64")
+    v = np.asarray(volume, dtype="float64")
+    with np.errstate(invalid="ignore"):
+        return (tb < 0) | np.isinf(tb) | (tb > v * (1 + 1e-9) + 1e-12)
+
+
+def _check_taker_buy(candles: pd.DataFrame, volume: np.ndarray, name: str) -> None:
+    col = candles[TAKER_BUY]
+    if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+        raise DataError(
+            f"{name}: {TAKER_BUY} column is {col.dtype}, not numbers; "
+            "give it the taker-buy base volume or drop the column"
+        )
+    tb = col.to_numpy(dtype="float64", na_value=np.nan)
+    bad = impossible_taker_buy(tb, volume)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{name}: impossible {TAKER_BUY} {tb[i]} at {candles.index[i]} (volume {volume[i]}); "
+            "taker-buy volume must be between 0 and the candle's volume: repair or drop that row"
+        )
 
 
 def check_time_order(
@@ -240,7 +281,10 @@ def fill_gaps(candles: pd.DataFrame, interval: str | None = None) -> tuple[pd.Da
     out["filled"] = out["filled"].astype("boolean").fillna(True).astype(bool)
     for col in out.columns.difference([*OHLCV, "filled"]):
         if pd.api.types.is_numeric_dtype(out[col]):
-            out[col] = out[col].fillna(0)
+            # only the inserted rows: a NaN in a real row means "not known", kept as it is
+            out[col] = out[col].where(~new, 0)
+    if TRADES in out.columns and pd.api.types.is_integer_dtype(candles[TRADES].dtype):
+        out[TRADES] = out[TRADES].astype(candles[TRADES].dtype)
     return out, report
 
 
@@ -264,10 +308,16 @@ def resample_candles(
             "volume": grouped["volume"].sum(),
         }
     )
+    present = grouped["close"].count()
+    for col in OPTIONAL_COLUMNS:  # summed like volume; unknown (NaN) if any candle's is unknown
+        if col in candles.columns:
+            total = grouped[col].sum()
+            known = grouped[col].count() == present
+            out[col] = total if known.all() else total.where(known)
     if complete_only:
-        out = out[grouped["close"].count() == per_bucket]
+        out = out[present == per_bucket]
     out.index.name = "open_time"
-    out = out.dropna()
+    out = out.dropna(subset=OHLCV)
     out.attrs["interval"] = interval_name(pd.Timedelta(rule).value)
     return out
 
@@ -291,12 +341,19 @@ def build_candles(trades: pd.DataFrame, interval: str = INTERVAL) -> pd.DataFram
     ----------
     trades : DataFrame with columns ``time`` (datetimes, or epoch s/ms/us/ns), ``price`` and ``qty``
         (base-currency amount), in any order. Trades with the same time keep their input order.
+        An optional ``side`` column holds the taker's side, ``"buy"`` or ``"sell"`` (as ccxt
+        gives it).
     interval : bucket width, ``"1min"`` by default.
 
     Returns
     -------
-    A candle frame from the first to the last traded interval, with a ``trades`` column (count).
-    Intervals with no trade carry the previous close with volume 0.
+    A candle frame from the first to the last traded interval, with a ``trades`` column (count)
+    and, when the trades have a ``side``, a ``taker_buy`` column (the qty of the buys).
+    Intervals with no trade carry the previous close with volume 0 (and taker_buy 0).
+
+    Raises
+    ------
+    DataError : a missing column, a bad price or quantity, or a side other than buy/sell.
     """
     missing = {"time", "price", "qty"} - set(trades.columns)
     if missing:
@@ -314,9 +371,23 @@ def build_candles(trades: pd.DataFrame, interval: str = INTERVAL) -> pd.DataFram
         or (qty < 0).any()
     ):
         raise DataError("trades: prices must be finite and > 0, quantities finite and >= 0")
+    buy_qty = None
+    if "side" in trades.columns:
+        side = trades["side"].to_numpy(dtype=object)
+        is_buy = side == "buy"
+        other = ~(is_buy | (side == "sell"))
+        if other.any():
+            bad = side[int(np.flatnonzero(other)[0])]
+            raise DataError(
+                f"trades: side {bad!r} is neither 'buy' nor 'sell' (the taker's side); "
+                "fix those trades or drop the side column"
+            )
+        buy_qty = np.where(is_buy, qty, 0.0)
     if len(t) > 1 and (np.diff(t) < 0).any():
         order = np.argsort(t, kind="stable")
         t, price, qty = t[order], price[order], qty[order]
+        if buy_qty is not None:
+            buy_qty = buy_qty[order]
     step = pd.Timedelta(interval).value
     bucket = t // step
     starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
@@ -342,7 +413,13 @@ def build_candles(trades: pd.DataFrame, interval: str = INTERVAL) -> pd.DataFram
     low[pos] = np.minimum.reduceat(price, starts)
     volume[pos] = np.add.reduceat(qty, starts)
     count[pos] = ends - starts + 1
+    extra = {TRADES: count}
+    if buy_qty is not None:
+        taker_buy = np.zeros(n)
+        # clipped: float summation order must not put a candle's buys above its volume
+        taker_buy[pos] = np.minimum(np.add.reduceat(buy_qty, starts), volume[pos])
+        extra[TAKER_BUY] = taker_buy
     times = (np.arange(n, dtype="int64") + first) * step
-    out = make_candle_frame(times, open_, high, low, close_ff, volume, trades=count)
+    out = make_candle_frame(times, open_, high, low, close_ff, volume, **extra)
     out.attrs["interval"] = interval_name(step)
     return out

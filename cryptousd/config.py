@@ -34,6 +34,10 @@ DEFAULT_MODEL = (
 )
 
 OHLCV = ["open", "high", "low", "close", "volume"]
+# Optional candle columns: kept where the source has them, absent (never zeros) where it has not
+TRADES = "trades"  # number of trades in the candle (int64; float64 with NaN where partial)
+TAKER_BUY = "taker_buy"  # base-asset volume bought by takers (float64, same unit as volume)
+OPTIONAL_COLUMNS = (TRADES, TAKER_BUY)
 
 
 def shared_archives() -> list[Path]:

@@ -356,6 +356,8 @@ def test_import_archives_puts_the_rows_in_the_store(server, tmp_path):
     assert store.series() == [("binance", "BTC-USDT")]
     frame = store.read(source="binance", symbol="BTC/USDT")
     assert len(frame) == 2 * ROWS
+    assert frame["taker_buy"].notna().all() and frame["trades"].dtype == "int64"  # kept
+    assert ((frame["taker_buy"] >= 0) & (frame["taker_buy"] <= frame["volume"])).all()
     assert (
         frame.index[0].strftime("%Y-%m-%d %H:%M") == "2025-03-25 00:00"
     )  # the sample's first minute

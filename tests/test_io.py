@@ -201,3 +201,111 @@ def test_zip_with_two_csvs(tmp_path):
         zf.writestr("b.csv", binance_line(1704067200000))
     with pytest.raises(DataError, match="expected one CSV inside the zip, found 2"):
         load_candles(p)
+
+
+# the optional trades and taker_buy columns ------------------------------------------------------
+
+
+def test_the_sample_zip_has_taker_buy_equal_to_column_10():
+    import csv
+    import io
+
+    from cryptousd.locate import SAMPLE_FILE
+
+    df = load_candles(SAMPLE_FILE)
+    assert df["taker_buy"].dtype == "float64" and df["trades"].dtype == "int64"
+    assert ((df["taker_buy"] >= 0) & (df["taker_buy"] <= df["volume"])).all()
+    with zipfile.ZipFile(SAMPLE_FILE) as zf:
+        text = zf.read(zf.namelist()[0]).decode()
+    rows = list(csv.reader(io.StringIO(text)))
+    assert len(rows) == len(df) == 10_080
+    assert df["taker_buy"].sum() == pytest.approx(sum(float(r[9]) for r in rows), rel=1e-12)
+    assert df["trades"].sum() == sum(int(r[8]) for r in rows)
+
+
+def _with_field(line: str, index: int, value: str) -> str:
+    fields = line.split(",")
+    fields[index] = value
+    return ",".join(fields)
+
+
+@pytest.mark.parametrize(
+    ("index", "value", "words"),
+    [
+        (9, "abc", "non-numeric taker_buy_base_asset_volume 'abc' on line 2"),
+        (9, "", "non-numeric taker_buy_base_asset_volume '' on line 2"),
+        (9, "-0.5", "impossible taker_buy_base_asset_volume '-0.5' with volume 1.0 on line 2"),
+        (9, "1.5", "impossible taker_buy_base_asset_volume '1.5' with volume 1.0 on line 2"),
+        (9, "nan", "impossible taker_buy_base_asset_volume 'nan' on line 2"),
+        (8, "x", "non-numeric number_of_trades 'x' on line 2"),
+        (8, "-3", "impossible number_of_trades '-3' on line 2"),
+    ],
+)
+def test_bad_taker_buy_or_trades_in_a_binance_file(write_binance, index, value, words):
+    t = 1704067200000
+    lines = [binance_line(t), _with_field(binance_line(t + 60_000), index, value)]
+    path = write_binance(lines=lines)
+    with pytest.raises(DataError) as exc:
+        load_candles(path)
+    msg = _one_line(exc)
+    assert words in msg and path.name in msg and "\n" not in str(exc.value)
+
+
+def test_taker_buy_equal_to_volume_is_fine(write_binance):
+    t = 1704067200000
+    lines = [_with_field(binance_line(t + i * 60_000), 9, "1.0") for i in range(3)]
+    df = load_candles(write_binance(lines=lines))
+    assert df["taker_buy"].tolist() == [1.0, 1.0, 1.0] and df["trades"].tolist() == [10] * 3
+
+
+def test_header_csv_without_the_columns_has_none(tmp_path):
+    p = tmp_path / "plain.csv"
+    p.write_text("time,open,high,low,close,volume\n2024-05-01T00:00:00Z,1,2,0.5,1.5,3\n")
+    df = load_candles(p)
+    assert "taker_buy" not in df.columns and "trades" not in df.columns
+
+
+@pytest.mark.parametrize(
+    ("names", "ext"),
+    [
+        (("taker_buy", "trades"), "csv"),
+        (("taker_buy_base_asset_volume", "number_of_trades"), "csv"),
+        (("taker_buy_base_asset_volume", "number_of_trades"), "parquet"),
+    ],
+)
+def test_header_file_keeps_taker_buy_and_trades(tmp_path, names, ext):
+    frame = pd.DataFrame(
+        {
+            "timestamp": ["2024-05-01T00:00:00Z", "2024-05-01T00:01:00Z", "2024-05-01T00:03:00Z"],
+            "open": [1.0, 1.5, 1.2],
+            "high": [2.0, 2.0, 1.3],
+            "low": [0.5, 1.0, 1.1],
+            "close": [1.5, 1.2, 1.2],
+            "volume": [3.0, 4.0, 2.0],
+            names[0]: [1.0, 4.0, 0.0],
+            names[1]: [7, 9, 1],
+        }
+    )
+    p = tmp_path / f"x.{ext}"
+    if ext == "csv":
+        frame.to_csv(p, index=False)
+    else:
+        frame["timestamp"] = pd.to_datetime(frame["timestamp"])
+        frame.set_index(pd.DatetimeIndex(frame.pop("timestamp"), name="open_time")).to_parquet(p)
+    df = load_candles(p)  # the missing minute 00:02 is filled
+    assert df["taker_buy"].tolist() == [1.0, 4.0, 0.0, 0.0]
+    assert df["trades"].tolist() == [7, 9, 0, 1] and df["trades"].dtype == "int64"
+
+
+def test_header_csv_refuses_bad_taker_buy_and_keeps_empty_as_unknown(tmp_path):
+    head = "time,open,high,low,close,volume,taker_buy\n"
+    p = tmp_path / "x.csv"
+    p.write_text(head + "2024-05-01T00:00:00Z,1,2,0.5,1.5,3,abc\n")
+    with pytest.raises(DataError, match="x.csv: non-numeric taker_buy 'abc' on data row 1"):
+        load_candles(p)
+    p.write_text(head + "2024-05-01T00:00:00Z,1,2,0.5,1.5,3,3.5\n")
+    with pytest.raises(DataError, match="x.csv: impossible taker_buy '3.5' with volume 3.0"):
+        load_candles(p)
+    p.write_text(head + "2024-05-01T00:00:00Z,1,2,0.5,1.5,3,\n2024-05-01T00:01:00Z,1,2,0.5,1,3,2\n")
+    df = load_candles(p)
+    assert np.isnan(df["taker_buy"].iloc[0]) and df["taker_buy"].iloc[1] == 2.0

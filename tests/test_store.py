@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -92,3 +94,59 @@ def test_info_and_errors(tmp_path, candles):
         len(candles) - 2,
         2,
     )
+
+
+# the optional taker_buy and trades columns ------------------------------------------------------
+
+
+def with_taker(candles, seed=5):
+    rng = np.random.default_rng(seed)
+    out = candles.copy()
+    out["trades"] = rng.integers(1, 500, len(out)).astype("int64")
+    out["taker_buy"] = out["volume"] * rng.uniform(0, 1, len(out))
+    return out
+
+
+def test_taker_buy_and_trades_round_trip(tmp_path, candles):
+    store = CandleStore(tmp_path)
+    data = with_taker(candles)
+    store.append(data, source="sim", symbol="BTC/USD")
+    back = store.read(symbol="BTC/USD")
+    pd.testing.assert_frame_equal(back, data, check_freq=False)
+    assert back["trades"].dtype == "int64" and back["taker_buy"].dtype == "float64"
+    loaded = load_candles(store, symbol="BTC/USD")
+    assert loaded["taker_buy"].notna().all()
+
+
+def test_a_store_written_before_taker_buy_still_reads(tmp_path, candles):
+    store = CandleStore(tmp_path)
+    old = with_taker(candles.iloc[:100]).drop(columns="taker_buy")  # as the store wrote it then
+    path = store.folder("sim", "BTC/USD") / "2025-01.parquet"
+    path.parent.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pandas(old, preserve_index=True), path, compression="zstd")
+    back = store.read(symbol="BTC/USD")
+    assert "taker_buy" not in back.columns
+    pd.testing.assert_frame_equal(back, old, check_freq=False)
+    assert "taker_buy" not in load_candles(store, symbol="BTC/USD").columns
+
+
+def test_appending_with_and_without_taker_buy_invents_nothing(tmp_path, candles):
+    store = CandleStore(tmp_path)
+    plain = candles.iloc[:100]
+    store.append(plain, source="sim", symbol="BTC/USD")
+    assert "taker_buy" not in store.read(symbol="BTC/USD").columns
+    rich = with_taker(candles.iloc[50:150])
+    store.append(rich, source="sim", symbol="BTC/USD")
+    back = store.read(symbol="BTC/USD")
+    # rows only the plain write gave are unknown (NaN), the rich write's rows keep their values
+    assert back["taker_buy"].iloc[:50].isna().all() and back["trades"].iloc[:50].isna().all()
+    np.testing.assert_array_equal(back["taker_buy"].iloc[50:], rich["taker_buy"])
+    # the newest write of a minute wins as a whole row, unknown columns included
+    store.append(candles.iloc[140:150], source="sim", symbol="BTC/USD")
+    back = store.read(symbol="BTC/USD")
+    assert back["taker_buy"].iloc[140:150].isna().all()
+    assert back["taker_buy"].iloc[50:140].notna().all()
+    # nothing known left: the column is dropped, not kept as NaN (nor zeros)
+    store.append(candles.iloc[:150], source="sim", symbol="BTC/USD")
+    back = store.read(symbol="BTC/USD")
+    assert "taker_buy" not in back.columns and "trades" not in back.columns

@@ -99,7 +99,12 @@ class RecordedCoinbase:
             for j, tr in enumerate(reversed(msg["events"][0]["trades"])):  # oldest first
                 t = stamp + pd.Timedelta(milliseconds=j)
                 tr["time"] = t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-                row = {"time": t, "price": float(tr["price"]), "qty": float(tr["size"])}
+                row = {
+                    "time": t,
+                    "price": float(tr["price"]),
+                    "qty": float(tr["size"]),
+                    "side": tr["side"].lower(),
+                }
                 self.sent.append({**row, "id": tr["trade_id"]})
             msg["timestamp"] = iso
             await ws.send(json.dumps(msg))
@@ -176,7 +181,7 @@ def wait_for(pred, timeout=30.0, what="condition"):
 def expected_forming(sent, now):
     minute = now.floor("1min")
     rows = pd.DataFrame([s for s in sent if s["time"] >= minute])
-    return build_candles(rows[["time", "price", "qty"]]).iloc[-1]
+    return build_candles(rows[["time", "price", "qty", "side"]]).iloc[-1]
 
 
 def test_trades_by_websocket_build_the_forming_candle_and_a_drop_falls_back_to_polling(
@@ -231,6 +236,8 @@ def test_trades_by_websocket_build_the_forming_candle_and_a_drop_falls_back_to_p
         exp = expected_forming(server.sent, now)
         assert got["close"] == pytest.approx(exp["close"])
         assert got["volume"] == pytest.approx(exp["volume"])
+        assert got["taker_buy"] == pytest.approx(exp["taker_buy"])  # ccxt's taker side is kept
+        assert 0 <= got["taker_buy"] <= got["volume"]
         ids = [s["id"] for s in server.sent]
         assert len(ids) == len(set(ids)) == 21  # every trade counted once
         assert np.isfinite(got.to_numpy()).all()

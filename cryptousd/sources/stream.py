@@ -1,7 +1,8 @@
 """Live trades by websocket (ccxt's ``watch_trades``) for the forming candle, REST for the rest.
 
 Coinbase has no ``watch_ohlcv`` (Kraken has both), so the forming candle is built from trades with
-:func:`cryptousd.build_candles`, bucketed by trade time. Closed candles, and any gap, still come
+:func:`cryptousd.build_candles`, bucketed by trade time; it carries ``taker_buy`` when every trade
+of its minute has ccxt's taker ``side``. Closed candles, and any gap, still come
 from the exchange's REST candles (the source of record), fetched only when a minute has closed
 while the socket is up. A dropped socket falls back to REST polling for the forming candle too,
 and reconnects with exponential backoff; ``status`` says which (``LIVE ws`` or ``LIVE polling``)
@@ -18,6 +19,7 @@ from collections import deque
 import pandas as pd
 
 from ..candles import build_candles, make_candle_frame
+from ..config import OHLCV, TAKER_BUY
 from .base import ONE_MINUTE, Poll, Source
 
 EMPTY = make_candle_frame([], [], [], [], [], [])
@@ -41,7 +43,7 @@ class TradeStream:
         self.connects = 0
         self.failures = 0
         self.received = 0
-        self._trades: deque[tuple[int, float, float]] = deque(maxlen=KEEP_TRADES)
+        self._trades: deque[tuple[int, float, float, str | None]] = deque(maxlen=KEEP_TRADES)
         self._seen: deque[str] = deque(maxlen=KEEP_TRADES)
         self._seen_set: set[str] = set()
         self._lock = threading.Lock()
@@ -109,16 +111,25 @@ class TradeStream:
                     self._seen_set.discard(self._seen[0])
                 self._seen.append(key)
                 self._seen_set.add(key)
+                side = tr.get("side")
                 self._trades.append(
-                    (int(tr["timestamp"]) * 1_000_000, float(tr["price"]), float(tr["amount"]))
+                    (
+                        int(tr["timestamp"]) * 1_000_000,
+                        float(tr["price"]),
+                        float(tr["amount"]),
+                        side if side in ("buy", "sell") else None,
+                    )
                 )
                 self.received += 1
 
     def trades_since(self, start: pd.Timestamp) -> pd.DataFrame:
-        """Trades at or after ``start`` (columns ``time`` ns, ``price``, ``qty``), oldest first."""
+        """Trades at or after ``start`` (columns ``time`` ns, ``price``, ``qty``), oldest first,
+        with the taker's ``side`` (``"buy"``/``"sell"``) when every one of them has it."""
         with self._lock:
             rows = [t for t in self._trades if t[0] >= start.value]
-        frame = pd.DataFrame(rows, columns=["time", "price", "qty"])
+        frame = pd.DataFrame(rows, columns=["time", "price", "qty", "side"])
+        if frame["side"].isna().any():  # a trade without a side: taker-buy volume unknown
+            frame = frame.drop(columns="side")
         return frame.sort_values("time", kind="stable")
 
 
@@ -153,7 +164,8 @@ class StreamingSource(Source):
         if not len(trades):
             return None
         candle = build_candles(trades).iloc[-1]
-        return candle[["open", "high", "low", "close", "volume"]].rename(minute)
+        keep = [*OHLCV, TAKER_BUY] if TAKER_BUY in candle.index else OHLCV
+        return candle[keep].astype("float64").rename(minute)
 
     def poll(self, since: pd.Timestamp | None) -> Poll:
         now = self.now()
