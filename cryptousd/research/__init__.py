@@ -1,0 +1,1 @@
+"""Research forecasters: models on inputs beyond the base five, fitted by the research protocol."""
