@@ -1,4 +1,4 @@
-"""Run notebooks 01-05 headlessly with papermill (``cryptousd notebooks [--quick]``).
+"""Run notebooks 01-05 and 07 headlessly with papermill (``cryptousd notebooks [--quick]``).
 
 Executed copies go to ``runs/notebooks/`` (git-ignored); the run stops at the first failing
 notebook and says which cell failed. ``--quick`` uses small parameters (a few minutes on a
@@ -21,6 +21,7 @@ NOTEBOOKS = [
     "03-train-lstm",
     "04-backtest",
     "05-indicators-direction",
+    "07-research",
 ]
 
 
@@ -40,6 +41,7 @@ def parameters(quick: bool, runs_dir: Path = RUNS_DIR) -> dict[str, dict]:
         "03-train-lstm": {"out_dir": models},
         "04-backtest": {"results_dir": str(runs_dir / "results")},
         "05-indicators-direction": {"out": str(runs_dir / "models" / "direction-nb")},
+        "07-research": {"out": str(runs_dir / "research")},
     }
     if not quick:
         return full
@@ -77,6 +79,7 @@ def parameters(quick: bool, runs_dir: Path = RUNS_DIR) -> dict[str, dict]:
             "lstm_stride": 20,
             "out": str(runs_dir / "models" / "direction-nb"),
         },
+        "07-research": {"quick": True, "out": str(runs_dir / "research")},
     }
 
 

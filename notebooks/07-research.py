@@ -306,4 +306,5 @@ print(c["why"])
 # %%
 allruns = pd.read_csv(f"{out}/results.csv")
 last = allruns[(allruns["range"] == "test") & (allruns["horizon"] == 10)]
+print(f"wrote this run to {result.folder} and its rows to {out}/results.csv")
 last[["run", "model", "mae_ratio", "dm_pvalue", "direction_accuracy", "test_touches"]].tail(12)

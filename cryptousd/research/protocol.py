@@ -110,6 +110,7 @@ class Config:
     seed: int = 0
     stride_engineered: int = 3  # training origins of ridge and LightGBM, minutes apart
     stride_neural: int = 15  # training windows of the recurrent nets, minutes apart
+    stride_val: int = 3  # validation windows the nets' early stopping reads
     epochs: int = 8
     coverage: float = 0.8
     fee_bps: float = 10.0
@@ -270,7 +271,7 @@ def _fit_one(f, feats, arr, train, val, cfg: Config, progress) -> None:
             arr.logc,
             arr.times,
             train[:: cfg.stride_neural],
-            val,
+            val[:: cfg.stride_val],
             seed=cfg.seed,
             progress=progress,
             epochs=cfg.epochs,
