@@ -159,6 +159,7 @@ def test_real_sample_gives_finite_predictions(sample, fitted_sample):
         "huber",
     }
     assert info["stride"] == 2 and info["n_val"] == DAY - 20
+    assert info["n_train_used"] == (info["n_train"] + 1) // 2
 
 
 def test_inputs_without_taker_buy():
