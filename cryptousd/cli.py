@@ -420,6 +420,9 @@ def cmd_research(args) -> dict:
         for k in result.evaluations:
             print(f"\n{k}: MAE ratio and DM p against persistence, direction accuracy")
             print(result.summary(k).round(4).to_string())
+        if not result.direction.empty:
+            print("\ndirection classifiers against the training majority:")
+            print(result.direction.round(4).to_string(index=False))
         print("\nbacktests (hold 10 min, long and short):")
         print(result.backtests.round(4).to_string(index=False))
     print(f"\n{result.choice['why']}")
@@ -430,6 +433,7 @@ def cmd_research(args) -> dict:
         "choice": result.choice,
         "results": result.table.to_dict("records"),
         "backtests": result.backtests.to_dict("records"),
+        "direction": result.direction.to_dict("records"),
     }
 
 

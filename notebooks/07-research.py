@@ -44,7 +44,6 @@ import numpy as np
 import pandas as pd
 
 import cryptousd as cu
-from cryptousd import plots
 from cryptousd.colors import forecaster_color
 from cryptousd.features import series_arrays
 from cryptousd.inputs import INPUTS, input_matrix
@@ -158,8 +157,12 @@ ic.round(4).T
 # Every candidate is fitted on training origins, chooses what it chooses on validation, gets an
 # error-scale model (intervals that use the model) and a split-conformal calibration on
 # validation, and is then evaluated with everything else on the same origins of every range.
+# Two variations on the engineered models: `+2023` is fitted on two years (2023 and 2024) instead
+# of one, and `@monthly` is refitted every month on everything before it (rolling origin).
 
 # %%
+if not quick:
+    cfg.refit_monthly = ("ridge-flow", "lgbm-flow")
 shipped = {"lstm (shipped)": cu.load_forecaster(), "ar": cu.load_baselines()["ar"]}
 result = rp.run(candles, cfg, shipped=shipped, progress=True)
 print(result.choice["why"])
@@ -250,6 +253,15 @@ ax.legend()
 fig.tight_layout()
 
 # %% [markdown]
+# The regression models call a direction through the sign of their forecast. Classifiers
+# trained for the direction itself (LightGBM on the price inputs, and on price and order flow)
+# are scored on the same origins, with AUC and the Brier skill against the training majority:
+
+# %%
+d = result.direction
+d[d["range"] != "val"].set_index(["range", "model", "horizon"]).round(4)
+
+# %% [markdown]
 # ## 7. Intervals that use the model
 #
 # Every forecaster's 80 % band is calibrated on validation; the ones fitted here draw it at the
@@ -262,8 +274,9 @@ iv = iv.set_index("model")[["coverage", "width_bps"]]
 fig, ax = plt.subplots(figsize=(7, 4))
 for name, r in iv.iterrows():
     ax.scatter(r["width_bps"], r["coverage"], color=forecaster_color(name), s=40)
-    ax.annotate(name, (r["width_bps"], r["coverage"]), fontsize=8, xytext=(4, 3),
-                textcoords="offset points")
+    ax.annotate(
+        name, (r["width_bps"], r["coverage"]), fontsize=8, xytext=(4, 3), textcoords="offset points"
+    )
 ax.axhline(cfg.coverage, color="k", ls="--", lw=1)
 ax.set_xlabel("mean width of the 80 % band at 10 min (bps)")
 ax.set_ylabel("coverage on test")
@@ -278,7 +291,9 @@ iv.round(4)
 
 # %%
 bt = result.backtests
-bt.pivot_table(index="model", columns=["range", "cost_bps_per_side"], values="total_return").round(4)
+bt.pivot_table(index="model", columns=["range", "cost_bps_per_side"], values="total_return").round(
+    4
+)
 
 # %% [markdown]
 # ## 9. What we found

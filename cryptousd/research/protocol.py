@@ -17,6 +17,11 @@ One run (:func:`run`) does, with fixed seeds:
    :func:`cryptousd.evaluate.walk_forward` (MAE ratio and Diebold-Mariano p against persistence,
    direction accuracy with overlap-aware intervals beside the training majority, coverage and
    width) and backtest them after costs (:func:`cryptousd.backtest.backtest_all`).
+   Direction classifiers (:data:`DIRECTION_CANDIDATES`) are scored on the same origins
+   against the training majority (accuracy with overlap-aware intervals, AUC, Brier skill).
+   Two variations: ``<model>+2023`` is fitted on 2023 and 2024 where the data have 2023, and
+   ``<model>@monthly`` is refitted every month on everything before it (rolling origin: a test
+   month becomes training data for the months after it, as it would in use).
 5. **Choose** on validation only: the candidate with the lowest 10-minute MAE ratio. It would
    replace the shipped default only if it beats persistence at 10 minutes (ratio < 1, DM p < 0.05)
    on validation *and* test.
@@ -43,6 +48,7 @@ from ..config import RUNS_DIR, SHARED_DATA_DIR
 from ..errors import DataError
 from ..evaluate import Evaluation, valid_origins, walk_forward
 from ..features import FEATURES, series_arrays
+from ..forecast.base import Forecaster
 from ..forecast.baselines import Drift, Persistence
 from ..inputs import input_matrix, lookback, missing_columns
 from ..times import to_utc
@@ -106,6 +112,14 @@ class Config:
         "lstm-flow",
         "gru-flow",
     )
+    #: direction classifiers (LightGBM) scored against the training majority at 1 and 10 min
+    direction_models: tuple[str, ...] = ("lgbm-dir-price", "lgbm-dir-flow")
+    #: a longer training history (2023 + 2024) for these candidates, named ``<model>+2023``
+    long_history: tuple[str, str] | None = ("2023-01-01", "2025-01-01")
+    long_models: tuple[str, ...] = ("ridge-flow", "lgbm-flow")
+    #: candidates also refitted every month (training up to a month before, early stopping on
+    #: that month, predicting the next), named ``<model>@monthly``
+    refit_monthly: tuple[str, ...] = ()
     embargo: int = 60  # minutes; at least the horizon
     seed: int = 0
     stride_engineered: int = 3  # training origins of ridge and LightGBM, minutes apart
@@ -161,6 +175,13 @@ CANDIDATES: dict[str, Callable[[str, Config], object]] = {
 """Every model the protocol knows, by name: ``<model>-<inputs>``."""
 
 NEURAL = {"lstm-base", "lstm-flow", "gru-flow"}
+
+DIRECTION_CANDIDATES: dict[str, tuple[str, ...]] = {
+    "lgbm-dir-price": PRICE_INPUTS,
+    "lgbm-dir-flow": FLOW_INPUTS,
+}
+"""LightGBM direction classifiers, by the inputs they read."""
+DIRECTION_HORIZONS = (1, 10)
 
 
 # ---- data ---------------------------------------------------------------------------------------
@@ -241,6 +262,7 @@ class Result:
     evaluations: dict[str, Evaluation]
     table: pd.DataFrame
     backtests: pd.DataFrame
+    direction: pd.DataFrame  # one row per range, classifier and horizon
     fit_seconds: dict[str, float]
     choice: dict
     folder: Path | None = None
@@ -306,7 +328,9 @@ def run(
     cfg = config or Config()
     if cfg.embargo < 10:
         raise DataError(f"embargo {cfg.embargo} minutes: give at least the horizon (10)")
-    unknown = [m for m in cfg.models if m not in CANDIDATES]
+    unknown = [
+        m for m in (*cfg.models, *cfg.long_models, *cfg.refit_monthly) if m not in CANDIDATES
+    ] + [m for m in cfg.direction_models if m not in DIRECTION_CANDIDATES]
     if unknown:
         raise DataError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(CANDIDATES)}")
     ranges = check_ranges(candles, cfg.ranges)
@@ -364,8 +388,61 @@ def run(
         _fit_one(f, feats_of(f), arr, cut["train"], cut["val"], cfg, progress)
         fit_seconds[name] = time.perf_counter() - t0
         forecasters[name] = f
+    if cfg.long_history and to_utc(cfg.long_history[0]) >= candles.index[0] - pd.Timedelta(days=1):
+        long_train = range_origins(
+            candles,
+            (cfg.long_history[0], ranges.train[1]),
+            rows_before=rows_before,
+            horizon=10,
+            embargo=0,
+        )
+        for m in cfg.long_models:
+            f = CANDIDATES[m](f"{m}+2023", cfg)
+            if missing_columns(candles, f.inputs):
+                continue
+            say(
+                f"fitting {f.name} on {len(long_train):,d} training origins "
+                f"from {cfg.long_history[0]}"
+            )
+            t0 = time.perf_counter()
+            _fit_one(f, feats_of(f), arr, long_train, cut["val"], cfg, progress)
+            fit_seconds[f.name] = time.perf_counter() - t0
+            forecasters[f.name] = built[f.name] = f
+    elif cfg.long_history:
+        say(f"longer history skipped: the data start {candles.index[0]:%Y-%m-%d}")
+    for m in cfg.refit_monthly:
+        if m not in built:
+            continue
+        t0 = time.perf_counter()
+        f = _monthly(m, built[m], candles, arr, feats_of(built[m]), cut, ranges, cfg, say, progress)
+        fit_seconds[f.name] = time.perf_counter() - t0
+        forecasters[f.name] = built[f.name] = f
+    directions = {}
+    for m in cfg.direction_models:
+        from .engineered import LGBMDirection
+
+        d = LGBMDirection(inputs=DIRECTION_CANDIDATES[m], name=m, horizons=DIRECTION_HORIZONS)
+        if missing_columns(candles, d.inputs):
+            say(f"{m}: skipped, the candles lack {', '.join(missing_columns(candles, d.inputs))}")
+            continue
+        say(f"fitting {m} ...")
+        t0 = time.perf_counter()
+        d.fit_origins(
+            feats_of(d),
+            arr.logc,
+            arr.times,
+            cut["train"][:: cfg.stride_engineered],
+            cut["val"],
+            seed=cfg.seed,
+            progress=progress,
+        )
+        fit_seconds[m] = time.perf_counter() - t0
+        directions[m] = d
     # intervals: an error-scale model per refitted candidate (and persistence+vol), then conformal
     for name, f in forecasters.items():
+        if isinstance(f, MonthlyRefit):
+            f.scale_model, f.calibration = f.base.scale_model, f.base.calibration
+            continue
         if name in built or name == "persistence+vol":
             fx = feats_of(f)
             pred = f.predict_origins(fx, arr.logc, arr.times, scale_origins)
@@ -414,6 +491,7 @@ def run(
                     }
                 )
 
+    direction = _direction_table(directions, feats_of, arr, cut, forecasters, evaluations)
     table = _tidy(evaluations, run_id, cfg, forecasters)
     result = Result(
         run_id=run_id,
@@ -422,6 +500,7 @@ def run(
         evaluations=evaluations,
         table=table,
         backtests=pd.DataFrame(backtests),
+        direction=direction,
         fit_seconds=fit_seconds,
         choice=choose(table, list(built)),
     )
@@ -430,9 +509,88 @@ def run(
     return result
 
 
-def _train_up_rate(logc: np.ndarray, train: np.ndarray) -> float:
-    """Share of up moves among the training origins' 10-minute moves (flat ones excluded)."""
-    move = logc[train + 10] - logc[train]
+def _direction_table(directions, feats_of, arr, cut, forecasters, evaluations) -> pd.DataFrame:
+    """Direction classifiers (and the training majority) on each range's evaluation origins,
+    scored like notebook 05: accuracy with overlap-aware intervals, AUC, Brier skill."""
+    from ..evaluate_direction import direction_scores
+
+    rows = []
+    for k, ev in evaluations.items():
+        origins = ev.predictions["persistence"][0]
+        for j, h in enumerate(DIRECTION_HORIZONS):
+            ret = arr.logc[origins + h] - arr.logc[origins]
+            up_rate = _train_up_rate(arr.logc, cut["train"], h)
+            probs = {
+                m: d.predict_proba_origins(feats_of(d), origins)[:, j]
+                for m, d in directions.items()
+            }
+            probs["majority"] = np.full(len(origins), up_rate)
+            for m, p in probs.items():
+                sc = direction_scores(p, ret, h, 1, up_rate, {})
+                rows.append(
+                    {
+                        "range": k,
+                        "model": m,
+                        "horizon": h,
+                        "n": sc["n"],
+                        "accuracy": sc["direction_accuracy"],
+                        "ci_low": sc["direction_ci_low"],
+                        "ci_high": sc["direction_ci_high"],
+                        "majority": sc["direction_majority_baseline"],
+                        "auc": sc["roc_auc"],
+                        "brier_skill": sc["brier_skill"],
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+class MonthlyRefit(Forecaster):
+    """A candidate refitted every month: each month's origins are forecast by the model fitted on
+    everything up to the month before (early-stopped on that month); origins before the first
+    refit use the candidate fitted on the training range. Intervals: the candidate's."""
+
+    def __init__(self, name: str, base, months: list[tuple[int, object]]):
+        self.name, self.base, self.months = name, base, months  # (first open time ns, model)
+        self.inputs, self.window, self.horizon = base.inputs, base.window, base.horizon
+
+    def predict_cum(self, feats, logc, next_time_ns):
+        raise NotImplementedError("MonthlyRefit forecasts at origins of one series only")
+
+    def predict_origins(self, feats, logc, times_ns, origins, chunk: int = 8192):
+        out = self.base.predict_origins(feats, logc, times_ns, origins)
+        t = times_ns[origins]
+        for a, f in self.months:
+            use = t >= a
+            if use.any():
+                out[use] = f.predict_origins(feats, logc, times_ns, origins[use])
+        return out
+
+
+def _monthly(m, base, candles, arr, feats, cut, ranges, cfg, say, progress) -> MonthlyRefit:
+    """Refit ``base``'s kind every month from the second month after validation to the data's
+    end (the first month after validation is what ``base`` itself was fitted for)."""
+    first = to_utc(ranges.val[1]) + pd.DateOffset(months=1)
+    last = to_utc((ranges.later or ranges.test)[1])
+    months = []
+    for start in pd.date_range(first, last - pd.Timedelta(minutes=1), freq="MS"):
+        prev = start - pd.DateOffset(months=1)
+        rows_before = 60 + lookback(base.inputs)
+        train = range_origins(
+            candles, (ranges.train[0], prev), rows_before=rows_before, horizon=10, embargo=0
+        )
+        val = range_origins(
+            candles, (prev, start), rows_before=rows_before, horizon=10, embargo=cfg.embargo
+        )
+        f = CANDIDATES[m](m, cfg)
+        say(f"{m}@monthly: fitting for {start:%Y-%m} on {len(train):,d} origins, val {prev:%Y-%m}")
+        _fit_one(f, feats, arr, train, val, cfg, progress)
+        months.append((start.value, f))
+    return MonthlyRefit(f"{m}@monthly", base, months)
+
+
+def _train_up_rate(logc: np.ndarray, train: np.ndarray, h: int = 10) -> float:
+    """Share of up moves among the training origins' h-minute moves (flat ones excluded)."""
+    move = logc[train + h] - logc[train]
     moving = move != 0
     return float((move[moving] > 0).mean()) if moving.any() else 0.5
 
