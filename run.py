@@ -4,7 +4,7 @@
     python3 run.py dashboard      serve the live dashboard (http://127.0.0.1:8866/)
     python3 run.py serve [ARGS]   serve the live feed to every viewer (http://127.0.0.1:8000/)
     python3 run.py test [ARGS]    run the whole test suite (ARGS go to pytest)
-    python3 run.py notebooks [--quick]   re-run notebooks 01-05 headlessly
+    python3 run.py notebooks [--quick]   re-run notebooks 01-05 and 07 headlessly
     python3 run.py bench          run every benchmark
     python3 run.py lab            open JupyterLab on notebooks/
     python3 run.py lint           ruff check and ruff format --check (as CI runs them)

@@ -722,7 +722,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = add("bench", cmd_bench, "run a benchmark and print its table")
     b.add_argument("which", choices=["data", "forecast", "evaluate", "live"])
 
-    n = add("notebooks", cmd_notebooks, "run notebooks 01-05 headlessly with papermill")
+    n = add("notebooks", cmd_notebooks, "run notebooks 01-05 and 07 headlessly with papermill")
     n.add_argument("--quick", action="store_true", help="small parameters (minutes, not an hour)")
     n.add_argument("--only", nargs="+", help="run only these notebooks (e.g. 01 03)")
     return p

@@ -335,6 +335,10 @@ def run(
         raise DataError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(CANDIDATES)}")
     ranges = check_ranges(candles, cfg.ranges)
     run_id = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%SZ")
+    n = 1
+    while save and (Path(cfg.out) / run_id).exists():  # two runs in one second
+        n += 1
+        run_id = f"{run_id.split('-')[0]}-{n}"
     arr = series_arrays(candles)
 
     built = {}
