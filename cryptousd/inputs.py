@@ -15,8 +15,8 @@ Every input is scale-free (returns, ratios, logs of ratios), so a model fitted o
   one-minute log returns
 - ``logvol_rel``: log volume against its trailing 60-minute mean (volume normalised in the window)
 - ``rsi``: (Wilder RSI(14) - 50) / 50; ``macd_hist``: MACD(12, 26, 9) histogram / close, in bps;
-  ``bb_pctb``: Bollinger(20, 2) %b - 0.5 (EMA inputs carry a 300-candle lookback: a longer
-  history changes them by less than 1e-6)
+  ``bb_pctb``: Bollinger(20, 2) %b - 0.5, 0 where 20 equal closes leave no band (EMA inputs
+  carry a 300-candle lookback: a longer history changes them by less than 1e-6)
 - ``taker_share``, ``taker_share_5``, ``taker_share_15``, ``taker_share_60``: taker-buy volume /
   volume over the last 1, 5, 15, 60 minutes, minus 0.5 (0 where nothing traded)
 - ``trades_rel``: log(1 + trades) against its trailing 60-minute mean
@@ -122,7 +122,9 @@ def _indicator(column: str) -> Callable[[pd.DataFrame], np.ndarray]:
             return (indicators.rsi(close).to_numpy() - 50.0) / 50.0
         if column == "macd_hist":
             return indicators.macd(close)["hist"].to_numpy() / close.to_numpy() * 1e4
-        return indicators.bollinger(close)["pct_b"].to_numpy() - 0.5
+        bb = indicators.bollinger(close)
+        flat = (bb["upper"] == bb["lower"]).to_numpy()  # 20 equal closes: the close is the mid
+        return np.where(flat, 0.0, bb["pct_b"].to_numpy() - 0.5)
 
     return fn
 

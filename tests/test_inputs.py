@@ -106,6 +106,17 @@ def test_missing_columns_refused_in_one_line(candles):
     assert input_matrix(without, ["ret", "rv_15"]).shape == (len(candles), 2)
 
 
+def test_a_flat_market_has_a_defined_percent_b(candles):
+    """Twenty equal closes leave Bollinger no band: %b is the mid (0 here), not NaN."""
+    c = candles.iloc[:400].copy()
+    price = c["close"].iloc[300]
+    for col in ("open", "high", "low", "close"):
+        c.iloc[300:330, c.columns.get_loc(col)] = price
+    x = input_matrix(c, ["bb_pctb"])[:, 0]
+    assert (x[320:330] == 0.0).all()
+    assert np.isfinite(x[19:]).all()
+
+
 def test_lookback():
     assert lookback(["ret", "ret_60"]) == 60
     assert lookback(["ret"]) == 0
