@@ -434,7 +434,7 @@ def walk_forward(
     model: str | None = None,
     data: list[str] | None = None,
     progress: bool | None = None,
-    train_up_rate: float | None = None,
+    train_up_rate: float | np.ndarray | None = None,
 ) -> Evaluation:
     """Evaluate every forecaster at the same origins.
 
@@ -449,8 +449,9 @@ def walk_forward(
     model, data : labels written into the result.
     progress : show a progress bar (origins x forecasters) when there are more than
         ``PROGRESS_MIN`` of them; True forces it, False hides it.
-    train_up_rate : share of up moves in the training period, which sets the direction of
-        ``direction_majority_baseline`` (up when >= 0.5) at every horizon. When None it is
+    train_up_rate : share of up moves in the training period (one number, or one per horizon),
+        which sets the direction of ``direction_majority_baseline`` (up when >= 0.5). When None
+        it is
         measured per horizon on the candles before the first origin (all h-minute moves that end
         by it, flat ones excluded), i.e. the training period when ``candles`` start with it;
         NaN baselines when there are none.
@@ -459,7 +460,9 @@ def walk_forward(
         raise ModelError("walk_forward needs a 'persistence' forecaster to compare against")
     if stride < 1:
         raise DataError(f"stride {stride}: must be a positive number of minutes")
-    if train_up_rate is not None and not 0 <= train_up_rate <= 1:
+    if train_up_rate is not None and not np.all(
+        (np.asarray(train_up_rate) >= 0) & (np.asarray(train_up_rate) <= 1)
+    ):
         raise DataError(
             f"train_up_rate {train_up_rate}: give the training period's share of up "
             "moves, between 0 and 1"
@@ -494,7 +497,7 @@ def walk_forward(
     if train_up_rate is None:
         up_rates = train_up_rates(logc, int(origins[0]), horizon)
     else:
-        up_rates = np.full(horizon, float(train_up_rate))
+        up_rates = np.broadcast_to(np.asarray(train_up_rate, dtype=float), (horizon,)).copy()
     starts_cache: dict[int, np.ndarray] = {}
     rows, preds, details = [], {}, {}
     means = predict_all(forecasters, feats_of, logc, times, origins, progress=progress)

@@ -63,8 +63,8 @@ def test_defined_after_lookback_and_nan_before(candles, name):
         full = x[600]
         tail = input_matrix(candles.iloc[600 - k :], [name])[k, 0]
         assert abs(full - tail) < 1e-6 * max(1.0, abs(full))
-    elif k > 0:
-        assert np.isnan(x[: k - 1]).all() if k > 1 else True
+    else:  # trailing windows: undefined exactly until the look-back is there
+        assert np.isnan(x[:k]).all() and np.isfinite(x[k]), name
 
 
 def test_values_by_hand(candles):

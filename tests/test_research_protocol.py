@@ -13,7 +13,10 @@ import pandas as pd
 import pytest
 
 import cryptousd as cu
+import cryptousd.features
+import cryptousd.inputs
 from cryptousd.errors import DataError
+from cryptousd.forecast.baselines import Drift, Persistence
 from cryptousd.locate import SAMPLE_FILE
 from cryptousd.research import protocol as rp
 
@@ -68,7 +71,10 @@ def test_the_run_compares_every_candidate_on_the_same_origins(result):
             "ridge-price",
             "ridge-flow",
         }
-        assert sub["origins"].nunique() == 1
+        ev = result.evaluations[k]
+        origins = ev.predictions["persistence"][0]
+        for name, (o, _) in ev.predictions.items():
+            np.testing.assert_array_equal(o, origins, err_msg=name)
         p = sub[sub["model"] == "persistence"]
         assert (p["mae_ratio"] == 1.0).all()
     assert result.choice["best"] in ("ridge-price", "ridge-flow")
@@ -86,6 +92,51 @@ def test_intervals_use_each_models_own_error_scale(result):
     w = t.set_index("model")["width_bps"]
     # persistence with an error-scale model: the same point forecast, a different band
     assert w["persistence+vol"] != pytest.approx(w["persistence"], rel=1e-4)
+
+
+def test_predict_and_a_reloaded_model_draw_the_evaluated_interval(result, candles):
+    """A single predict() and a model folder read back give the interval walk_forward scored."""
+    ev = result.evaluations["test"]
+    origins = ev.predictions["persistence"][0]
+    last = int(origins[-1])
+    window = candles.iloc[: last + 1]
+    for name in ("ridge-flow", "persistence+vol"):
+        f = result.forecasters[name]
+        fc = f.predict(window, coverage=0.8)
+        arr = cu.features.series_arrays(candles)
+        feats = cu.inputs.input_matrix(candles, f.inputs)
+        scale = f.origin_scale(feats, arr.logc, arr.times, np.array([last]))
+        mean = f.predict_origins(feats, arr.logc, arr.times, np.array([last]))
+        lo, hi = f.calibration.interval(mean, scale, 0.8)
+        np.testing.assert_allclose(fc.upper.to_numpy(), fc.last_close * np.exp(hi[0]), rtol=1e-9)
+        np.testing.assert_allclose(fc.lower.to_numpy(), fc.last_close * np.exp(lo[0]), rtol=1e-9)
+    back = rp.load_model(result.folder / "models" / "ridge-flow")
+    again = back.predict(window, coverage=0.8)
+    first = result.forecasters["ridge-flow"].predict(window, coverage=0.8)
+    np.testing.assert_allclose(again.upper.to_numpy(), first.upper.to_numpy(), rtol=1e-12)
+    assert back.scale_model is not None
+
+
+def test_monthly_refits_forecast_each_month_with_its_own_model(candles):
+    """Origins from a refit's first minute on use that refit; earlier ones the base model."""
+    arr = cu.features.series_arrays(candles)
+    cut = candles.index.searchsorted(pd.Timestamp("2025-03-30", tz="UTC"))
+    m = rp.MonthlyRefit("drift@monthly", Persistence(), [(int(candles.index[cut].value), Drift())])
+    o = np.arange(cut - 3, cut + 3)
+    out = m.predict_origins(arr.feats, arr.logc, arr.times, o)
+    assert (out[:3] == 0).all()  # persistence before the boundary
+    np.testing.assert_array_equal(
+        out[3:], Drift().predict_origins(arr.feats, arr.logc, arr.times, o[3:])
+    )
+
+
+def test_the_test_range_is_logged_even_when_nothing_is_saved(candles, tmp_path):
+    cfg = _cfg(tmp_path, direction_models=())
+    cfg.models = ("ridge-price",)
+    rp.run(candles, cfg, say=lambda s: None, progress=False, save=False)
+    log = pd.read_csv(tmp_path / "test-log.csv")
+    assert "ridge-price" in set(log["model"])
+    assert not (tmp_path / "results.csv").exists()
 
 
 def test_direction_classifiers_are_scored_against_the_majority(result):
@@ -108,6 +159,10 @@ def test_every_run_and_test_touch_is_recorded(candles, tmp_path):
     assert (touches == 2).all()
     log = pd.read_csv(tmp_path / "test-log.csv")
     assert (log["model"] == "ridge-price").sum() == 2
+    # fees are not part of a model's fit: changing them is the same configuration
+    cfg.fee_bps = 5.0
+    again = rp.run(candles, cfg, say=lambda s: None, progress=False)
+    assert (again.table[again.table["model"] == "ridge-price"]["test_touches"] == 3).all()
     run = json.loads((second.folder / "run.json").read_text())
     assert run["choice"]["best"] == "ridge-price"
     assert (second.folder / "models" / "ridge-price" / "card.json").exists()
@@ -193,9 +248,9 @@ def test_cli_research_quick(tmp_path):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "the shipped default stays" in proc.stdout or "beats persistence" in proc.stdout
     d = json.loads((tmp_path / "r.json").read_text())
     assert d["choice"]["best"] == "ridge-flow"
+    assert d["choice"]["why"] in proc.stdout
     assert (out / "results.csv").exists()
     bad = subprocess.run(
         [sys.executable, "-m", "cryptousd.cli", "research", "--quick", "--epochs", "0"],

@@ -180,6 +180,11 @@ class Forecaster(ABC):
         its own errors overrides this, so a better model shows narrower bands at equal coverage."""
         if self.scale_model is not None:
             return self.scale_model.scale(logc, times_ns, origins)
+        if "ret" not in self.inputs:
+            raise ModelError(
+                f"{self.name} reads no 'ret' input to draw its interval at; add 'ret' to its "
+                "inputs or give it a scale_model"
+            )
         j = self.inputs.index("ret")
         return window_sigma(windows(feats[:, j : j + 1], origins, self.window)[..., 0])
 
@@ -207,7 +212,10 @@ class Forecaster(ABC):
             feats = features_from_arrays(ohlcv, times)
             logc = np.log(ohlcv[:, 3])
             mean = self.predict_cum(feats[None], logc[None], times[-1:] + INTERVAL_NS)[0]
-            sigma = window_sigma(feats[:, 0])
+            if self.scale_model is None:
+                sigma = window_sigma(feats[:, 0])
+            else:
+                sigma = float(self.origin_scale(feats, logc, times, np.array([len(logc) - 1]))[0])
             last_close = float(ohlcv[-1, 3])
         else:
             all_feats, all_logc, all_times = self.input_rows(candles)

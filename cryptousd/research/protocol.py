@@ -45,7 +45,7 @@ import pandas as pd
 
 from ..backtest import backtest_all
 from ..config import RUNS_DIR, SHARED_DATA_DIR
-from ..errors import DataError
+from ..errors import DataError, ModelError
 from ..evaluate import Evaluation, valid_origins, walk_forward
 from ..features import FEATURES, series_arrays
 from ..forecast.base import Forecaster
@@ -134,10 +134,24 @@ class Config:
     out: Path = RUNS_DIR / "research"
 
     def fingerprint(self, model: str) -> str:
-        """A short hash of everything that defines one candidate's fit and its test range."""
-        d = asdict(self)
-        d.pop("out")
-        d["models"] = [model]
+        """A short hash of what defines one model's fit and its test evaluation: the model, the
+        ranges, embargo, seed, its training strides (and epochs for the nets), the error-scale
+        model and the coverage; not fees, nor which other models ran beside it."""
+        base = model.split("+")[0].split("@")[0]
+        d = {
+            "model": model,
+            "ranges": asdict(self.ranges),
+            "embargo": self.embargo,
+            "seed": self.seed,
+            "scale_stride": self.scale_stride,
+            "coverage": self.coverage,
+        }
+        if base in NEURAL:
+            d.update(stride=self.stride_neural, stride_val=self.stride_val, epochs=self.epochs)
+        elif base in CANDIDATES or base in DIRECTION_CANDIDATES:
+            d.update(stride=self.stride_engineered)
+        if model.endswith("+2023"):
+            d.update(long_history=self.long_history)
         return hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
@@ -223,9 +237,11 @@ def range_origins(
     return origins
 
 
-def check_ranges(candles: pd.DataFrame, ranges: Ranges) -> Ranges:
-    """The ranges, in order and inside the data (``later`` dropped when the data end first);
-    a one-line error otherwise."""
+def check_ranges(
+    candles: pd.DataFrame, ranges: Ranges, say: Callable[[str], None] = print
+) -> Ranges:
+    """The ranges, in order and inside the data (``later`` dropped, with a line saying so, when
+    the data end before it does); a one-line error otherwise."""
     first, last = candles.index[0], candles.index[-1]
     cover = f"the data cover {first:%Y-%m-%d %H:%M} .. {last:%Y-%m-%d %H:%M} UTC"
     named = [("training", ranges.train), ("validation", ranges.val), ("test", ranges.test)]
@@ -243,7 +259,16 @@ def check_ranges(candles: pd.DataFrame, ranges: Ranges) -> Ranges:
             )
         prev_end = b
     later = ranges.later
+    if later is not None and to_utc(later[0]) < prev_end:
+        raise DataError(
+            f"the later range {later[0]} .. {later[1]} starts before the test range ends; "
+            "it must be data nothing was chosen or tested on"
+        )
     if later is not None and to_utc(later[1]) > last + pd.Timedelta(minutes=2):
+        say(
+            f"later range {later[0]} .. {later[1]} skipped: the data end "
+            f"{last:%Y-%m-%d %H:%M} (fetch those months to use it)"
+        )
         later = None
     return Ranges(ranges.train, ranges.val, ranges.test, later)
 
@@ -263,6 +288,7 @@ class Result:
     table: pd.DataFrame
     backtests: pd.DataFrame
     direction: pd.DataFrame  # one row per range, classifier and horizon
+    directions: dict  # the fitted direction classifiers, by name
     fit_seconds: dict[str, float]
     choice: dict
     folder: Path | None = None
@@ -332,24 +358,50 @@ def run(
         m for m in (*cfg.models, *cfg.long_models, *cfg.refit_monthly) if m not in CANDIDATES
     ] + [m for m in cfg.direction_models if m not in DIRECTION_CANDIDATES]
     if unknown:
-        raise DataError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(CANDIDATES)}")
-    ranges = check_ranges(candles, cfg.ranges)
+        raise DataError(
+            f"unknown model(s) {', '.join(unknown)}; forecasters: {', '.join(CANDIDATES)}; "
+            f"direction classifiers: {', '.join(DIRECTION_CANDIDATES)}"
+        )
+    ranges = check_ranges(candles, cfg.ranges, say)
     run_id = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%SZ")
     n = 1
-    while save and (Path(cfg.out) / run_id).exists():  # two runs in one second
+    while (Path(cfg.out) / run_id).exists():  # two runs in one second
         n += 1
         run_id = f"{run_id.split('-')[0]}-{n}"
     arr = series_arrays(candles)
 
-    built = {}
-    for m in cfg.models:
-        f = CANDIDATES[m](m, cfg)
+    # 1. every model this run will fit, so that all of them read the same origins
+    def usable(f) -> bool:
         lacking = missing_columns(candles, f.inputs)
         if lacking:
-            say(f"{m}: skipped, the candles lack {', '.join(lacking)}")
-            continue
-        built[m] = f
-    rows_before = 60 + max([lookback(f.inputs) for f in built.values()] + [0])
+            say(f"{f.name}: skipped, the candles lack {', '.join(lacking)}")
+        return not lacking
+
+    built = {m: f for m in cfg.models if usable(f := CANDIDATES[m](m, cfg))}
+    long_ok = cfg.long_history is not None and to_utc(cfg.long_history[0]) >= candles.index[
+        0
+    ] - pd.Timedelta(days=1)
+    if cfg.long_history and not long_ok:
+        say(f"longer history skipped: the data start {candles.index[0]:%Y-%m-%d}")
+    longs = {
+        f"{m}+2023": f
+        for m in (cfg.long_models if long_ok else ())
+        if usable(f := CANDIDATES[m](f"{m}+2023", cfg))
+    }
+    for m in cfg.refit_monthly:
+        if m not in built:
+            say(f"{m}@monthly: skipped, {m} is not among this run's models")
+    from .engineered import LGBMDirection
+
+    directions = {
+        m: d
+        for m in cfg.direction_models
+        if usable(
+            d := LGBMDirection(inputs=DIRECTION_CANDIDATES[m], name=m, horizons=DIRECTION_HORIZONS)
+        )
+    }
+    everyone = [*built.values(), *longs.values(), *directions.values()]
+    rows_before = max([f.window + lookback(f.inputs) for f in everyone] + [60])
     cut = {
         k: range_origins(candles, r, rows_before=rows_before, horizon=10, embargo=e)
         for k, r, e in [
@@ -376,6 +428,7 @@ def run(
             feats_cache[f.inputs] = input_matrix(candles, f.inputs)
         return feats_cache[f.inputs]
 
+    # 2. fit on training origins (choices on validation)
     forecasters: dict = {"persistence": Persistence()}
     persist_vol = Persistence()
     persist_vol.name = "persistence+vol"
@@ -385,14 +438,17 @@ def run(
     for name, f in (shipped or {}).items():
         if name != "persistence":
             forecasters[name] = f
-    scale_origins = cut["train"][:: cfg.scale_stride]
-    for name, f in built.items():
-        say(f"fitting {name} on {len(cut['train']):,d} training origins ...")
+
+    def fit(name, f, train, val):
+        say(f"fitting {name} on {len(train):,d} training origins ...")
         t0 = time.perf_counter()
-        _fit_one(f, feats_of(f), arr, cut["train"], cut["val"], cfg, progress)
+        _fit_one(f, feats_of(f), arr, train, val, cfg, progress)
         fit_seconds[name] = time.perf_counter() - t0
         forecasters[name] = f
-    if cfg.long_history and to_utc(cfg.long_history[0]) >= candles.index[0] - pd.Timedelta(days=1):
+
+    for name, f in built.items():
+        fit(name, f, cut["train"], cut["val"])
+    if longs:
         long_train = range_origins(
             candles,
             (cfg.long_history[0], ranges.train[1]),
@@ -400,35 +456,16 @@ def run(
             horizon=10,
             embargo=0,
         )
-        for m in cfg.long_models:
-            f = CANDIDATES[m](f"{m}+2023", cfg)
-            if missing_columns(candles, f.inputs):
-                continue
-            say(
-                f"fitting {f.name} on {len(long_train):,d} training origins "
-                f"from {cfg.long_history[0]}"
-            )
-            t0 = time.perf_counter()
-            _fit_one(f, feats_of(f), arr, long_train, cut["val"], cfg, progress)
-            fit_seconds[f.name] = time.perf_counter() - t0
-            forecasters[f.name] = built[f.name] = f
-    elif cfg.long_history:
-        say(f"longer history skipped: the data start {candles.index[0]:%Y-%m-%d}")
+        for name, f in longs.items():
+            fit(name, f, long_train, cut["val"])
+    monthly = {}
     for m in cfg.refit_monthly:
-        if m not in built:
-            continue
-        t0 = time.perf_counter()
-        f = _monthly(m, built[m], candles, arr, feats_of(built[m]), cut, ranges, cfg, say, progress)
-        fit_seconds[f.name] = time.perf_counter() - t0
-        forecasters[f.name] = built[f.name] = f
-    directions = {}
-    for m in cfg.direction_models:
-        from .engineered import LGBMDirection
-
-        d = LGBMDirection(inputs=DIRECTION_CANDIDATES[m], name=m, horizons=DIRECTION_HORIZONS)
-        if missing_columns(candles, d.inputs):
-            say(f"{m}: skipped, the candles lack {', '.join(missing_columns(candles, d.inputs))}")
-            continue
+        if m in built:
+            t0 = time.perf_counter()
+            f = _monthly(m, built[m], candles, arr, feats_of(built[m]), ranges, cfg, say, progress)
+            fit_seconds[f.name] = time.perf_counter() - t0
+            forecasters[f.name] = monthly[f.name] = f
+    for m, d in directions.items():
         say(f"fitting {m} ...")
         t0 = time.perf_counter()
         d.fit_origins(
@@ -441,24 +478,32 @@ def run(
             progress=progress,
         )
         fit_seconds[m] = time.perf_counter() - t0
-        directions[m] = d
-    # intervals: an error-scale model per refitted candidate (and persistence+vol), then conformal
+
+    # 3. intervals: an error-scale model per fitted candidate (and persistence+vol), fitted on
+    # training origins, then split-conformal quantiles on validation
+    fitted = {**built, **longs}
+    scale_origins = cut["train"][:: cfg.scale_stride]
     for name, f in forecasters.items():
         if isinstance(f, MonthlyRefit):
             f.scale_model, f.calibration = f.base.scale_model, f.base.calibration
             continue
-        if name in built or name == "persistence+vol":
+        if name in fitted or name == "persistence+vol":
             fx = feats_of(f)
             pred = f.predict_origins(fx, arr.logc, arr.times, scale_origins)
             f.scale_model = ScaleModel.fit(arr.logc, arr.times, scale_origins, pred)
-        if f.calibration is None or name in built or name == "persistence+vol":
+        if f.calibration is None or name in fitted or name == "persistence+vol":
             f.calibrate(feats_of(f), arr.logc, arr.times, cut["val"])
 
+    # 4. every model on the same origins of each range; the test range is logged as touched
+    # before it is evaluated
+    up_rates = np.array([_train_up_rate(arr.logc, cut["train"], h) for h in range(1, 11)])
     evaluations: dict[str, Evaluation] = {}
     backtests = []
     for k in ("val", "test", "later"):
         if k not in cut:
             continue
+        if k == "test":
+            _log_touch(cfg, run_id, [*forecasters, *directions])
         o = cut[k]
         start, end = candles.index[o[0]], candles.index[o[-1]] + pd.Timedelta(minutes=1)
         say(f"evaluating on {k}: {len(o):,d} origins ...")
@@ -470,8 +515,13 @@ def run(
             coverage=cfg.coverage,
             model="research",
             progress=progress,
-            train_up_rate=_train_up_rate(arr.logc, cut["train"]),
+            train_up_rate=up_rates,
         )
+        if not np.array_equal(ev.predictions["persistence"][0], o):
+            raise DataError(
+                f"the {k} evaluation used other origins than the protocol's; this is a bug: "
+                "please report it with the ranges given"
+            )
         evaluations[k] = ev
         for fee, slip in ((cfg.fee_bps, cfg.slippage_bps), (0.0, 0.0)):
             bt = backtest_all(
@@ -495,8 +545,10 @@ def run(
                     }
                 )
 
-    direction = _direction_table(directions, feats_of, arr, cut, forecasters, evaluations)
+    direction = _direction_table(directions, feats_of, arr, cut, evaluations)
     table = _tidy(evaluations, run_id, cfg, forecasters)
+    touches = _touches(cfg)
+    table["test_touches"] = table["fingerprint"].map(touches).fillna(0).astype(int)
     result = Result(
         run_id=run_id,
         config=cfg,
@@ -505,15 +557,16 @@ def run(
         table=table,
         backtests=pd.DataFrame(backtests),
         direction=direction,
+        directions=directions,
         fit_seconds=fit_seconds,
-        choice=choose(table, list(built)),
+        choice=choose(table, list(fitted)),  # not the monthly refits: they learn from test months
     )
     if save:
         result.folder = _save(result, candles)
     return result
 
 
-def _direction_table(directions, feats_of, arr, cut, forecasters, evaluations) -> pd.DataFrame:
+def _direction_table(directions, feats_of, arr, cut, evaluations) -> pd.DataFrame:
     """Direction classifiers (and the training majority) on each range's evaluation origins,
     scored like notebook 05: accuracy with overlap-aware intervals, AUC, Brier skill."""
     from ..evaluate_direction import direction_scores
@@ -558,7 +611,9 @@ class MonthlyRefit(Forecaster):
         self.inputs, self.window, self.horizon = base.inputs, base.window, base.horizon
 
     def predict_cum(self, feats, logc, next_time_ns):
-        raise NotImplementedError("MonthlyRefit forecasts at origins of one series only")
+        raise ModelError(
+            f"{self.name} forecasts at origins of one series (predict_origins), not one window"
+        )
 
     def predict_origins(self, feats, logc, times_ns, origins, chunk: int = 8192):
         out = self.base.predict_origins(feats, logc, times_ns, origins)
@@ -570,7 +625,7 @@ class MonthlyRefit(Forecaster):
         return out
 
 
-def _monthly(m, base, candles, arr, feats, cut, ranges, cfg, say, progress) -> MonthlyRefit:
+def _monthly(m, base, candles, arr, feats, ranges, cfg, say, progress) -> MonthlyRefit:
     """Refit ``base``'s kind every month from the second month after validation to the data's
     end (the first month after validation is what ``base`` itself was fitted for)."""
     first = to_utc(ranges.val[1]) + pd.DateOffset(months=1)
@@ -644,11 +699,12 @@ def choose(table: pd.DataFrame, candidates: list[str]) -> dict:
     val = val[val["model"].isin(candidates)]
     if val.empty:
         return {"best": None, "ship": False, "why": "no candidate was fitted"}
-    best = str(val.sort_values("mae_ratio")["model"].iloc[0])
+    best = str(val.sort_values("mae_ratio", kind="stable")["model"].iloc[0])
     on_val, on_test = beats(table, best, "val"), beats(table, best, "test")
     ship = on_val and on_test
     why = (
-        f"{best} beats persistence at {DECISION_HORIZON} min on validation and test"
+        f"{best} beats persistence at {DECISION_HORIZON} min on validation and test "
+        "(validation also tuned it, so the test range is the real check)"
         if ship
         else f"{best} (best on validation) does not beat persistence significantly at "
         f"{DECISION_HORIZON} min on "
@@ -676,6 +732,8 @@ def _save(result: Result, candles: pd.DataFrame) -> Path:
             f.to_folder(folder / "models" / name)
             if f.scale_model is not None:
                 write_json(folder / "models" / name / "scale.json", f.scale_model.to_dict())
+    for name, d in result.directions.items():
+        d.to_folder(folder / "models" / name)
     for k, ev in result.evaluations.items():
         ev.to_json(folder / f"evaluation-{k}.json")
     write_json(
@@ -693,22 +751,55 @@ def _save(result: Result, candles: pd.DataFrame) -> Path:
             },
         },
     )
-    # every touch of the test range, and how many each configuration has had so far
-    log_path = out / "test-log.csv"
-    log = pd.read_csv(log_path) if log_path.exists() else pd.DataFrame()
+    res_path = out / "results.csv"
+    old = pd.read_csv(res_path) if res_path.exists() else pd.DataFrame()
+    allrows = pd.concat([old, result.table], ignore_index=True)
+    atomic_write(res_path, lambda p: allrows.to_csv(p, index=False, float_format="%.6g"))
+    return folder
+
+
+def load_model(folder) -> Forecaster:
+    """A research model folder written by a run (``runs/research/<run>/models/<name>``), with its
+    error-scale model, so its intervals are the ones the run evaluated."""
+    from .engineered import EngineeredForecaster
+    from .neural import NeuralForecaster
+
+    folder = Path(folder)
+    card_path = folder / "card.json"
+    if not card_path.exists():
+        raise ModelError(f"{folder}: no card.json; give a folder under runs/research/<run>/models")
+    kind = str(json.loads(card_path.read_text()).get("kind", ""))
+    f = (NeuralForecaster if kind == "neural" else EngineeredForecaster).from_folder(folder)
+    if (folder / "scale.json").exists():
+        f.scale_model = ScaleModel.from_dict(json.loads((folder / "scale.json").read_text()))
+    return f
+
+
+def _log_touch(cfg: Config, run_id: str, models) -> None:
+    """Append one line per model to ``test-log.csv`` before the test range is evaluated."""
+    from ..files import atomic_write
+
+    path = Path(cfg.out) / "test-log.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    log = pd.read_csv(path) if path.exists() else pd.DataFrame()
     new = pd.DataFrame(
         [
-            {"run": result.run_id, "model": m, "fingerprint": cfg.fingerprint(m)}
-            for m in result.forecasters
+            {
+                "run": run_id,
+                "time": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+                "model": m,
+                "fingerprint": cfg.fingerprint(m),
+            }
+            for m in models
         ]
     )
     log = pd.concat([log, new], ignore_index=True)
-    atomic_write(log_path, lambda p: log.to_csv(p, index=False))
-    touches = log.groupby("fingerprint").size()
-    table = result.table.assign(test_touches=result.table["fingerprint"].map(touches))
-    res_path = out / "results.csv"
-    old = pd.read_csv(res_path) if res_path.exists() else pd.DataFrame()
-    allrows = pd.concat([old, table], ignore_index=True)
-    atomic_write(res_path, lambda p: allrows.to_csv(p, index=False, float_format="%.6g"))
-    result.table = table
-    return folder
+    atomic_write(path, lambda p: log.to_csv(p, index=False))
+
+
+def _touches(cfg: Config) -> pd.Series:
+    """How many times each fingerprint has seen the test range."""
+    path = Path(cfg.out) / "test-log.csv"
+    if not path.exists():
+        return pd.Series(dtype=int)
+    return pd.read_csv(path).groupby("fingerprint").size()
