@@ -115,14 +115,14 @@ def _taker_k(k: int) -> Callable[[pd.DataFrame], np.ndarray]:
 
 def _indicator(column: str) -> Callable[[pd.DataFrame], np.ndarray]:
     def fn(c: pd.DataFrame) -> np.ndarray:
-        from . import indicators
+        from .indicators import bollinger, macd, rsi
 
         close = c["close"].astype("float64")
         if column == "rsi":
-            return (indicators.rsi(close).to_numpy() - 50.0) / 50.0
+            return (rsi(close).to_numpy() - 50.0) / 50.0
         if column == "macd_hist":
-            return indicators.macd(close)["hist"].to_numpy() / close.to_numpy() * 1e4
-        bb = indicators.bollinger(close)
+            return macd(close)["hist"].to_numpy() / close.to_numpy() * 1e4
+        bb = bollinger(close)
         flat = (bb["upper"] == bb["lower"]).to_numpy()  # 20 equal closes: the close is the mid
         return np.where(flat, 0.0, bb["pct_b"].to_numpy() - 0.5)
 
