@@ -135,14 +135,16 @@ class NumpyLSTM:
         self.n_features = self.l1[0].shape[0]
         self.n_out = self.d2[0].shape[1]
         self.path = "numba" if (jit_wanted() if jit is None else jit) else "numpy"
+        self._fused = None  # the numba path's weights for forward_rows, built on first use
 
     def __call__(self, x: np.ndarray, batch_size: int = 8192) -> np.ndarray:
         """(B, T, F) float32 -> (B, n_out) float32, in chunks of ``batch_size`` windows."""
         x = np.ascontiguousarray(x, dtype="float32")
         if self.path == "numba":
-            from .jit_lstm import lstm_forward
-
-            return lstm_forward(x, *self.l1, *self.l2, *self.d1, *self.d2)
+            if len(x) <= self._jit().PARALLEL_MIN_BATCH:
+                return self._jit().lstm_forward(x, *self.l1, *self.l2, *self.d1, *self.d2)
+            b, t, f = x.shape
+            return self.forward_rows(x.reshape(b * t, f), np.arange(b) * t, t)
         if len(x) > batch_size:
             return np.concatenate(
                 [self(x[i : i + batch_size], batch_size) for i in range(0, len(x), batch_size)]
@@ -159,6 +161,37 @@ class NumpyLSTM:
         parts = np.array_split(x, threads)
         with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
             return np.concatenate(list(pool.map(self._numpy_forward, parts)))
+
+    def forward_rows(self, rows: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
+        """The windows ``rows[s : s + window]`` for each ``s`` in ``starts`` -> (B, n_out) float32:
+        the same numbers as calling the network on those windows, without copying them (windows
+        of consecutive origins share all but one row). ``rows`` (N, F) are scaled features.
+
+        On the numba path every row's input projection is computed once, whatever the number of
+        windows that contain it, and a batch too small for threads goes through ``__call__``'s
+        fused tiles; on the NumPy path the windows are gathered and go through ``__call__``."""
+        rows = np.ascontiguousarray(rows, dtype="float32")
+        starts = np.asarray(starts, dtype=np.int64)
+        if self.path != "numba" or len(starts) <= self._jit().PARALLEL_MIN_BATCH:
+            view = np.lib.stride_tricks.sliding_window_view(rows, window, axis=0)
+            return self(view[starts].transpose(0, 2, 1))
+        jit = self._jit()
+        try:
+            import threadpoolctl  # noqa: F401
+        except ImportError:  # no way to hold BLAS to a thread per thread: the fused tiles
+            x = np.lib.stride_tricks.sliding_window_view(rows, window, axis=0)[starts]
+            return jit.lstm_forward(
+                np.ascontiguousarray(x.transpose(0, 2, 1)), *self.l1, *self.l2, *self.d1, *self.d2
+            )
+        if self._fused is None:
+            self._fused = jit.fuse_weights(*self.l1, *self.l2)
+        return jit.lstm_forward_rows(rows, starts, window, self._fused, (*self.d1, *self.d2))
+
+    @staticmethod
+    def _jit():
+        from . import jit_lstm
+
+        return jit_lstm
 
     def _numpy_forward(self, x: np.ndarray) -> np.ndarray:
         h = _lstm(x, *self.l1, return_sequences=True)
