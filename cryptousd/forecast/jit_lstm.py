@@ -5,8 +5,13 @@ always works, and :func:`.numpy_lstm.reference_forward` (float64) is the referen
 Two layouts. A few windows (a live forecast) go through fused tiles of ``TILE`` windows: for each
 step the input and recurrent products of both layers, the gates and the state updates in one
 compiled pass, nothing larger than a tile's state leaving the core's caches. A batch (evaluation)
-is cut into chunks that threads take in turn, one per core (:func:`lstm_forward`): NumPy's
-single-threaded BLAS does the products, compiled code the gates between them.
+is cut into chunks of ``CHUNK`` windows that threads take in turn, one per core
+(:func:`lstm_forward_rows`); each chunk is one compiled call (:func:`_rows_chunk`) that holds no
+GIL and runs its 60 steps itself: OpenBLAS sgemm (single-threaded, through ``np.dot`` into
+preallocated arrays) for the products, compiled loops for the gates between them. Per step two
+products: ``h1 @ [U1 | W2]`` (layer 1's recurrent term for the next step and layer 2's input term
+for this one) and ``h2 @ U2``; layer 1's input projection ``x @ W1 + b1`` is computed once per
+row of the series, not once per window that contains the row, and windows are never copied.
 Weights come pre-scaled as in :class:`.numpy_lstm.NumpyLSTM` (gate order i f c o; i, f and o
 columns halved so that sigmoid(x) = (1 + tanh(x')) / 2). ``tanh`` is Eigen's float32 rational
 approximation (within a few ulp of ``np.tanh``), which the compiler can vectorise: with NumPy's

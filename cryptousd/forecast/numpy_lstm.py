@@ -9,9 +9,11 @@ Two paths compute the same network:
   matrix product; only ``h @ U`` stays inside the loop over steps, batched over every window at
   once. sigmoid(x) = (1 + tanh(x / 2)) / 2, so the input, forget and output gate columns are
   pre-scaled by 1/2 and one ``tanh`` over all four gates does the work of four calls. When numba
-  is installed (the optional ``fast`` extra) the loop runs compiled instead
-  (:mod:`.jit_lstm`: every window on its own core-local tile, both layers and the head fused);
-  ``CRYPTOUSD_JIT=0`` forces the NumPy path. ``NumpyLSTM.path`` says which ran.
+  is installed (the optional ``fast`` extra) the loop runs compiled instead (:mod:`.jit_lstm`:
+  fused tiles for a few windows; for a batch, chunks of windows on threads, each chunk's 60 steps
+  one compiled call whose products are BLAS); ``CRYPTOUSD_JIT=0`` forces the NumPy path.
+  ``NumpyLSTM.path`` says which ran. :meth:`NumpyLSTM.forward_rows` takes a series' scaled rows
+  and where each window starts instead of copied windows (the evaluation's consecutive origins).
 """
 
 from __future__ import annotations
