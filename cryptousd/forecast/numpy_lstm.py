@@ -146,10 +146,9 @@ class NumpyLSTM:
         """(B, T, F) float32 -> (B, n_out) float32, in chunks of ``batch_size`` windows."""
         x = np.ascontiguousarray(x, dtype="float32")
         if self.path == "numba":
-            if len(x) <= self._jit().PARALLEL_MIN_BATCH:
-                return self._jit().lstm_forward(x, *self.l1, *self.l2, *self.d1, *self.d2)
-            b, t, f = x.shape
-            return self.forward_rows(x.reshape(b * t, f), np.arange(b) * t, t)
+            from .jit_lstm import lstm_forward
+
+            return lstm_forward(x, *self.l1, *self.l2, *self.d1, *self.d2)
         if len(x) > batch_size:
             return np.concatenate(
                 [self(x[i : i + batch_size], batch_size) for i in range(0, len(x), batch_size)]
@@ -178,26 +177,22 @@ class NumpyLSTM:
         fused tiles; on the NumPy path the windows are gathered and go through ``__call__``."""
         rows = np.ascontiguousarray(rows, dtype="float32")
         starts = np.asarray(starts, dtype=np.int64)
-        if self.path != "numba" or len(starts) <= self._jit().PARALLEL_MIN_BATCH:
+        if self.path != "numba":
             view = np.lib.stride_tricks.sliding_window_view(rows, window, axis=0)
             return self(view[starts].transpose(0, 2, 1))
-        jit = self._jit()
+        from .jit_lstm import PARALLEL_MIN_BATCH, fuse_weights, lstm_forward, lstm_forward_rows
+
         try:
-            import threadpoolctl  # noqa: F401
-        except ImportError:  # no way to hold BLAS to a thread per thread: the fused tiles
+            import threadpoolctl
+        except ImportError:
+            threadpoolctl = None
+        if len(starts) <= PARALLEL_MIN_BATCH or threadpoolctl is None:  # fused tiles
             x = np.lib.stride_tricks.sliding_window_view(rows, window, axis=0)[starts]
-            return jit.lstm_forward(
-                np.ascontiguousarray(x.transpose(0, 2, 1)), *self.l1, *self.l2, *self.d1, *self.d2
-            )
+            x = np.ascontiguousarray(x.transpose(0, 2, 1))
+            return lstm_forward(x, *self.l1, *self.l2, *self.d1, *self.d2)
         if self._fused is None:
-            self._fused = jit.fuse_weights(*self.l1, *self.l2)
-        return jit.lstm_forward_rows(rows, starts, window, self._fused, (*self.d1, *self.d2))
-
-    @staticmethod
-    def _jit():
-        from . import jit_lstm
-
-        return jit_lstm
+            self._fused = fuse_weights(*self.l1, *self.l2)
+        return lstm_forward_rows(rows, starts, window, self._fused, (*self.d1, *self.d2))
 
     def _numpy_forward(self, x: np.ndarray) -> np.ndarray:
         h = _lstm(x, *self.l1, return_sequences=True)
