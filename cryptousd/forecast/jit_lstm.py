@@ -226,18 +226,36 @@ def fuse_weights(k1, r1, b1, k2, r2, b2):
     return k1, b1, uw, np.ascontiguousarray(k2), r2, b2
 
 
+_POOLS: dict = {}  # threads -> a ThreadPoolExecutor kept between batches
+_BLAS: list = []  # a threadpoolctl ThreadpoolController, made once (finding BLAS takes ms)
+
+
+def _pool(threads: int):
+    from concurrent.futures import ThreadPoolExecutor
+
+    if threads not in _POOLS:
+        _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="lstm")
+    return _POOLS[threads]
+
+
+def _one_blas_thread():
+    """A context that holds every loaded BLAS to one thread (threadpoolctl)."""
+    from threadpoolctl import ThreadpoolController
+
+    if not _BLAS:
+        _BLAS.append(ThreadpoolController())
+    return _BLAS[0].limit(limits=1, user_api="blas")
+
+
 def lstm_forward_rows(rows, starts, t_len, fused, head, threads=None):
     """(B,) windows of ``t_len`` consecutive rows of ``rows`` (N, F) float32, window ``b`` starting
     at row ``starts[b]`` -> (B, n_out) float32. ``fused`` is :func:`fuse_weights`' tuple, ``head``
     the dense layers ``(d1, e1, d2, e2)``.
 
     Windows that overlap (consecutive evaluation origins) share their rows: nothing is copied per
-    window. Chunks of ``CHUNK`` windows go to ``threads`` threads (one per core by default), each
-    chunk one compiled call (:func:`_rows_chunk`) with BLAS held to one thread per thread."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from threadpoolctl import threadpool_limits
-
+    window. Chunks of ``CHUNK`` windows go to ``threads`` threads (one per core by default; kept
+    between calls), each chunk one compiled call (:func:`_rows_chunk`) with BLAS held to one
+    thread per thread."""
     starts = np.ascontiguousarray(starts, dtype=np.int64)
     out = np.empty((len(starts), head[2].shape[1]), np.float32)
     chunks = range(0, len(starts), CHUNK)
@@ -246,13 +264,12 @@ def lstm_forward_rows(rows, starts, t_len, fused, head, threads=None):
     def run(s):
         _rows_chunk(rows, starts[s : s + CHUNK], t_len, *fused, *head, out[s : s + CHUNK])
 
-    with threadpool_limits(1, user_api="blas"):
+    with _one_blas_thread():
         if threads == 1:
             for s in chunks:
                 run(s)
         else:
-            with ThreadPoolExecutor(threads) as pool:
-                list(pool.map(run, chunks))
+            list(_pool(threads).map(run, chunks))
     return out
 
 
