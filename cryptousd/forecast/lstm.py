@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import INTERVAL_NS
-from ..features import Scaler, time_of_day, windows
+from ..features import Scaler, time_of_day
 from .base import Forecaster
 from .numpy_lstm import NumpyLSTM
 
@@ -47,8 +47,9 @@ class LSTMForecaster(Forecaster):
         chunk: int = 8192,
     ) -> np.ndarray:
         """As :meth:`Forecaster.predict_origins`; the direct variant scales each minute's features
-        once (not once per window that contains it) and gathers float32 windows from them: the
-        same numbers, a fraction of the copying."""
+        once (not once per window that contains it) and hands the network the scaled rows and
+        where each window starts (:meth:`NumpyLSTM.forward_rows`): the same numbers, no window
+        copied."""
         if self.variant != "direct" or len(origins) == 0:
             return super().predict_origins(feats, logc, times_ns, origins, chunk)
         out = np.empty((len(origins), self.horizon))
@@ -56,8 +57,8 @@ class LSTMForecaster(Forecaster):
             o = origins[i : i + chunk]
             first = int(o.min()) - self.window + 1
             scaled = self.scaler.transform(feats[first : int(o.max()) + 1])
-            x = np.ascontiguousarray(windows(scaled, o - first, self.window))
-            out[i : i + len(o)] = np.cumsum(self.net(x).astype("float64") * self.y_scale, axis=1)
+            r = self.net.forward_rows(scaled, o - self.window + 1 - first, self.window)
+            out[i : i + len(o)] = np.cumsum(r.astype("float64") * self.y_scale, axis=1)
         return out
 
     def predict_cum(

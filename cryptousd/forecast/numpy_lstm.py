@@ -9,9 +9,11 @@ Two paths compute the same network:
   matrix product; only ``h @ U`` stays inside the loop over steps, batched over every window at
   once. sigmoid(x) = (1 + tanh(x / 2)) / 2, so the input, forget and output gate columns are
   pre-scaled by 1/2 and one ``tanh`` over all four gates does the work of four calls. When numba
-  is installed (the optional ``fast`` extra) the loop runs compiled instead
-  (:mod:`.jit_lstm`: every window on its own core-local tile, both layers and the head fused);
-  ``CRYPTOUSD_JIT=0`` forces the NumPy path. ``NumpyLSTM.path`` says which ran.
+  is installed (the optional ``fast`` extra) the loop runs compiled instead (:mod:`.jit_lstm`:
+  fused tiles for a few windows; for a batch, chunks of windows on threads, each chunk's 60 steps
+  one compiled call whose products are BLAS); ``CRYPTOUSD_JIT=0`` forces the NumPy path.
+  ``NumpyLSTM.path`` says which ran. :meth:`NumpyLSTM.forward_rows` takes a series' scaled rows
+  and where each window starts instead of copied windows (the evaluation's consecutive origins).
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ LAYERS = ("lstm_1", "lstm_2", "dense_1", "dense_2")
 # batches at least this large are split over threads on the NumPy path (ufuncs release the GIL),
 # where threadpoolctl can hold BLAS to one thread per thread
 THREAD_MIN_BATCH = 1024
+# windows per pass of the NumPy path: at 4096 the (B, 4U) gate arrays (4 MB) leave the core's
+# cache and one thread does ~7.5k windows/s; at 512-1024, ~10k (measured in one run here)
+NUMPY_PART = 1024
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -135,6 +140,7 @@ class NumpyLSTM:
         self.n_features = self.l1[0].shape[0]
         self.n_out = self.d2[0].shape[1]
         self.path = "numba" if (jit_wanted() if jit is None else jit) else "numpy"
+        self._fused = None  # the numba path's weights for forward_rows, built on first use
 
     def __call__(self, x: np.ndarray, batch_size: int = 8192) -> np.ndarray:
         """(B, T, F) float32 -> (B, n_out) float32, in chunks of ``batch_size`` windows."""
@@ -152,13 +158,41 @@ class NumpyLSTM:
             from threadpoolctl import threadpool_limits
         except ImportError:
             threads = 1
+        # parts of NUMPY_PART windows: the gates' ufunc passes stay in the core's cache
+        parts = [x[i : i + NUMPY_PART] for i in range(0, len(x), NUMPY_PART)]
         if len(x) < THREAD_MIN_BATCH or threads < 2:
-            return self._numpy_forward(x)
+            return np.concatenate([self._numpy_forward(p) for p in parts])
         from concurrent.futures import ThreadPoolExecutor
 
-        parts = np.array_split(x, threads)
         with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
             return np.concatenate(list(pool.map(self._numpy_forward, parts)))
+
+    def forward_rows(self, rows: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
+        """The windows ``rows[s : s + window]`` for each ``s`` in ``starts`` -> (B, n_out) float32:
+        the same numbers as calling the network on those windows, without copying them (windows
+        of consecutive origins share all but one row). ``rows`` (N, F) are scaled features.
+
+        On the numba path every row's input projection is computed once, whatever the number of
+        windows that contain it, and a batch too small for threads goes through ``__call__``'s
+        fused tiles; on the NumPy path the windows are gathered and go through ``__call__``."""
+        rows = np.ascontiguousarray(rows, dtype="float32")
+        starts = np.asarray(starts, dtype=np.int64)
+        if self.path != "numba":
+            view = np.lib.stride_tricks.sliding_window_view(rows, window, axis=0)
+            return self(view[starts].transpose(0, 2, 1))
+        from .jit_lstm import PARALLEL_MIN_BATCH, fuse_weights, lstm_forward, lstm_forward_rows
+
+        try:
+            import threadpoolctl
+        except ImportError:
+            threadpoolctl = None
+        if len(starts) <= PARALLEL_MIN_BATCH or threadpoolctl is None:  # fused tiles
+            x = np.lib.stride_tricks.sliding_window_view(rows, window, axis=0)[starts]
+            x = np.ascontiguousarray(x.transpose(0, 2, 1))
+            return lstm_forward(x, *self.l1, *self.l2, *self.d1, *self.d2)
+        if self._fused is None:
+            self._fused = fuse_weights(*self.l1, *self.l2)
+        return lstm_forward_rows(rows, starts, window, self._fused, (*self.d1, *self.d2))
 
     def _numpy_forward(self, x: np.ndarray) -> np.ndarray:
         h = _lstm(x, *self.l1, return_sequences=True)
