@@ -42,6 +42,7 @@
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from IPython.display import Markdown
 
 import cryptousd as cu
 from cryptousd.colors import forecaster_color
@@ -297,20 +298,77 @@ bt.pivot_table(index="model", columns=["range", "cost_bps_per_side"], values="to
 
 # %% [markdown]
 # ## 9. What we found
+#
+# Written from this run's numbers (the same cell prints other words when the numbers differ).
 
 # %%
 t = result.table
 c = result.choice
-print(f"best on validation: {c['best']}")
-for k in result.evaluations:
-    r = t[(t["range"] == k) & (t["horizon"] == 10)].set_index("model")
-    won = [m for m in r.index if rp.beats(t, m, k)]
-    print(
-        f"{k}: lowest 10-min MAE ratio {r['mae_ratio'].drop('persistence').min():.4f} "
-        f"({r['mae_ratio'].drop('persistence').idxmin()}); "
-        f"significantly better than persistence (p < 0.05): {', '.join(won) or 'none'}"
+ranges_run = [k for k in ("test", "later") if k in result.evaluations]
+fitted = [m for m in result.forecasters if m in result.fit_seconds]
+
+
+def at(k, h):
+    return t[(t["range"] == k) & (t["horizon"] == h)].set_index("model")
+
+
+lines = []
+for k in ranges_run:
+    r10 = at(k, 10).loc[fitted]
+    won = [m for m in r10.index if rp.beats(t, m, k)]
+    lines.append(
+        f"- **{k}, 10 minutes**: MAE ratios of the fitted models from "
+        f"{r10['mae_ratio'].min():.4f} to {r10['mae_ratio'].max():.4f}, smallest Diebold-Mariano "
+        f"p {r10['dm_pvalue'].min():.2f}; significantly better than persistence: "
+        f"{', '.join(won) or '**none**'}."
     )
-print(c["why"])
+d = result.direction
+for k in ranges_run:
+    for h in (1, 10):
+        dk = d[(d["range"] == k) & (d["horizon"] == h) & (d["model"] != "majority")]
+        if dk.empty:
+            continue
+        best = dk.sort_values("accuracy", kind="stable").iloc[-1]
+        above = "above" if best["ci_low"] > best["majority"] else "not clearly above"
+        lines.append(
+            f"- **{k}, direction at {h} min**: best classifier {best['model']} "
+            f"{best['accuracy']:.2%} [{best['ci_low']:.2%}, {best['ci_high']:.2%}], {above} the "
+            f"training majority's {best['majority']:.2%} (AUC {best['auc']:.3f}, Brier skill "
+            f"{best['brier_skill']:+.4f})."
+        )
+w = at("test", 10)
+narrow = 1 - w.loc["persistence+vol", "width_bps"] / w.loc["persistence", "width_bps"]
+best_w = w.loc[fitted, "width_bps"].min()
+lines.append(
+    "- **Intervals** (test, 10 min, 80 %): persistence's band "
+    f"{w.loc['persistence', 'width_bps']:.1f} bps at coverage "
+    f"{w.loc['persistence', 'coverage']:.3f}; with an error-scale model "
+    f"{w.loc['persistence+vol', 'width_bps']:.1f} bps ({narrow:.1%} narrower) at "
+    f"{w.loc['persistence+vol', 'coverage']:.3f}; the narrowest fitted model {best_w:.1f} bps. "
+    + (
+        "The gain comes from modelling volatility, which persistence gets too, not from the "
+        "forecasts."
+        if abs(best_w / w.loc["persistence+vol", "width_bps"] - 1) < 0.02
+        else "The fitted models' own bands differ from persistence+vol's by more than 2 %."
+    )
+)
+bt_cost = result.backtests[
+    (result.backtests["range"] == "test")
+    & (result.backtests["cost_bps_per_side"] > 0)
+    & result.backtests["model"].isin(fitted)
+]
+lines.append(
+    f"- **Backtest on test at {cfg.fee_bps + cfg.slippage_bps:g} bps a side**: "
+    f"{int((bt_cost['trades'] > 0).sum())} of {len(bt_cost)} fitted models trade at all (their "
+    f"10-minute forecasts rarely exceed the round-trip cost); total returns from "
+    f"{bt_cost['total_return'].min():+.2%} to {bt_cost['total_return'].max():+.2%}."
+)
+verdict = (
+    f"**{c['best']} earns the default.**"
+    if c["ship"]
+    else f"**Nothing here beats persistence significantly.** {c['why']}."
+)
+Markdown(f"Best on validation: **{c['best']}**. " + verdict + "\n\n" + "\n".join(lines))
 
 # %% [markdown]
 # ## 10. Every run so far
