@@ -79,7 +79,7 @@ def parameters(quick: bool, runs_dir: Path = RUNS_DIR) -> dict[str, dict]:
             "lstm_stride": 20,
             "out": str(runs_dir / "models" / "direction-nb"),
         },
-        "07-research": {"quick": True, "out": str(runs_dir / "research")},
+        "07-research": {"quick": True, "out": str(runs_dir / "research-quick")},
     }
 
 

@@ -52,6 +52,16 @@ from cryptousd.locate import SAMPLE_FILE
 from cryptousd.research import protocol as rp
 
 pd.set_option("display.width", 160)
+PALETTE = plt.get_cmap("tab20").colors
+
+
+def colour_of(name: str, names: list[str]):
+    """The baselines keep the project's colours; the research models get one each."""
+    if name in ("persistence", "drift", "ar", "lstm (shipped)"):
+        return forecaster_color(name.split(" ")[0])
+    return PALETTE[names.index(name) % len(PALETTE)]
+
+
 pd.set_option("display.max_columns", 20)
 plt.rcParams["figure.dpi"] = 90
 
@@ -200,13 +210,13 @@ result.summary("test").round(4)
 
 # %%
 def ratio_plot(result, range_names):
-    fig, axes = plt.subplots(1, len(range_names), figsize=(6 * len(range_names), 4), sharey=True)
+    """MAE ratio by horizon; drift (1.01-1.10) is left off so the others can be read."""
+    names = [n for n in result.forecasters if n not in ("persistence", "drift")]
+    fig, axes = plt.subplots(1, len(range_names), figsize=(5 * len(range_names), 4), sharey=True)
     axes = np.atleast_1d(axes)
     t = result.table
     for ax, k in zip(axes, range_names, strict=True):
-        for name in result.forecasters:
-            if name == "persistence":
-                continue
+        for name in names:
             r = t[(t["range"] == k) & (t["model"] == name)]
             ax.plot(
                 r["horizon"],
@@ -214,13 +224,16 @@ def ratio_plot(result, range_names):
                 marker="o",
                 ms=3,
                 label=name,
-                color=forecaster_color(name),
+                lw=1.2,
+                color=colour_of(name, names),
             )
         ax.axhline(1.0, color="k", lw=1, ls="--")
         ax.set_title(f"{k}: MAE / persistence's")
         ax.set_xlabel("horizon (minutes)")
-    axes[0].set_ylabel("MAE ratio")
-    axes[-1].legend(fontsize=8, loc="best")
+    axes[0].set_ylabel("MAE ratio (below 1: better than persistence)")
+    fig.legend(
+        *axes[0].get_legend_handles_labels(), loc="center left", bbox_to_anchor=(1, 0.5), fontsize=8
+    )
     fig.tight_layout()
 
 
@@ -235,7 +248,7 @@ if "later" in result.evaluations:
 
 # %%
 t10 = result.table[(result.table["horizon"] == 10) & (result.table["range"] == "test")]
-t10 = t10.set_index("model")
+t10 = t10.set_index("model").dropna(subset=["direction_accuracy"])
 fig, ax = plt.subplots(figsize=(9, 3.6))
 pos = np.arange(len(t10))
 err = np.vstack(
@@ -271,18 +284,19 @@ d[d["range"] != "val"].set_index(["range", "model", "horizon"]).round(4)
 
 # %%
 iv = result.table[(result.table["range"] == "test") & (result.table["horizon"] == 10)]
-iv = iv.set_index("model")[["coverage", "width_bps"]]
-fig, ax = plt.subplots(figsize=(7, 4))
-for name, r in iv.iterrows():
-    ax.scatter(r["width_bps"], r["coverage"], color=forecaster_color(name), s=40)
-    ax.annotate(
-        name, (r["width_bps"], r["coverage"]), fontsize=8, xytext=(4, 3), textcoords="offset points"
-    )
-ax.axhline(cfg.coverage, color="k", ls="--", lw=1)
-ax.set_xlabel("mean width of the 80 % band at 10 min (bps)")
-ax.set_ylabel("coverage on test")
+iv = iv.set_index("model")[["coverage", "width_bps"]].sort_values("width_bps")
+names = list(iv.index)
+fig, ax = plt.subplots(figsize=(8, 4.5))
+ax.barh(names, iv["width_bps"], color=[colour_of(n, names) for n in names])
+for i, (w, cov) in enumerate(zip(iv["width_bps"], iv["coverage"], strict=True)):
+    ax.text(w + 0.2, i, f"coverage {cov:.3f}", va="center", fontsize=8)
+ax.set_xlim(iv["width_bps"].min() * 0.9, iv["width_bps"].max() * 1.08)
+ax.invert_yaxis()
+ax.set_xlabel("mean width of the 80 % band at 10 minutes, test (bps)")
+ax.set_title("Narrower at the same coverage is better")
 fig.tight_layout()
 iv.round(4)
+
 
 # %% [markdown]
 # ## 8. The backtest, with and without costs
@@ -328,13 +342,15 @@ for k in ranges_run:
         dk = d[(d["range"] == k) & (d["horizon"] == h) & (d["model"] != "majority")]
         if dk.empty:
             continue
-        best = dk.sort_values("accuracy", kind="stable").iloc[-1]
-        above = "above" if best["ci_low"] > best["majority"] else "not clearly above"
+        each = "; ".join(
+            f"{r['model']} {r['accuracy']:.2%} [{r['ci_low']:.2%}, {r['ci_high']:.2%}]"
+            f"{' (above)' if r['ci_low'] > r['majority'] else ' (not clearly above)'}, "
+            f"AUC {r['auc']:.3f}, Brier skill {r['brier_skill']:+.4f}"
+            for _, r in dk.iterrows()
+        )
         lines.append(
-            f"- **{k}, direction at {h} min**: best classifier {best['model']} "
-            f"{best['accuracy']:.2%} [{best['ci_low']:.2%}, {best['ci_high']:.2%}], {above} the "
-            f"training majority's {best['majority']:.2%} (AUC {best['auc']:.3f}, Brier skill "
-            f"{best['brier_skill']:+.4f})."
+            f"- **{k}, direction at {h} min** against the training majority's "
+            f"{dk['majority'].iloc[0]:.2%}: {each}."
         )
 w = at("test", 10)
 narrow = 1 - w.loc["persistence+vol", "width_bps"] / w.loc["persistence", "width_bps"]
