@@ -55,11 +55,14 @@ pd.set_option("display.width", 160)
 PALETTE = plt.get_cmap("tab20").colors
 
 
-def colour_of(name: str, names: list[str]):
+ORDER: list[str] = []  # every model of the run, in order: one colour each in every plot
+
+
+def colour_of(name: str):
     """The baselines keep the project's colours; the research models get one each."""
     if name in ("persistence", "drift", "ar", "lstm (shipped)"):
         return forecaster_color(name.split(" ")[0])
-    return PALETTE[names.index(name) % len(PALETTE)]
+    return PALETTE[ORDER.index(name) % len(PALETTE)]
 
 
 pd.set_option("display.max_columns", 20)
@@ -176,6 +179,7 @@ if not quick:
     cfg.refit_monthly = ("ridge-flow", "lgbm-flow")
 shipped = {"lstm (shipped)": cu.load_forecaster(), "ar": cu.load_baselines()["ar"]}
 result = rp.run(candles, cfg, shipped=shipped, progress=True)
+ORDER[:] = list(result.forecasters)
 print(result.choice["why"])
 pd.Series(result.fit_seconds, name="fit seconds").round(1)
 
@@ -225,7 +229,7 @@ def ratio_plot(result, range_names):
                 ms=3,
                 label=name,
                 lw=1.2,
-                color=colour_of(name, names),
+                color=colour_of(name),
             )
         ax.axhline(1.0, color="k", lw=1, ls="--")
         ax.set_title(f"{k}: MAE / persistence's")
@@ -287,7 +291,7 @@ iv = result.table[(result.table["range"] == "test") & (result.table["horizon"] =
 iv = iv.set_index("model")[["coverage", "width_bps"]].sort_values("width_bps")
 names = list(iv.index)
 fig, ax = plt.subplots(figsize=(8, 4.5))
-ax.barh(names, iv["width_bps"], color=[colour_of(n, names) for n in names])
+ax.barh(names, iv["width_bps"], color=[colour_of(n) for n in names])
 for i, (w, cov) in enumerate(zip(iv["width_bps"], iv["coverage"], strict=True)):
     ax.text(w + 0.2, i, f"coverage {cov:.3f}", va="center", fontsize=8)
 ax.set_xlim(iv["width_bps"].min() * 0.9, iv["width_bps"].max() * 1.08)
