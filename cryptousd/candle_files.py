@@ -158,7 +158,7 @@ def _parse_binance(data: bytes, name: str) -> pd.DataFrame:
     except pd.errors.ParserError as exc:
         raise DataError(
             f"{name}: rows with different numbers of columns ({str(exc).strip()}); "
-            "the file is damaged"
+            "not a candle file, or a damaged one"
         ) from None
     if raw.shape[1] != len(BINANCE_COLUMNS):
         raise DataError(
@@ -335,7 +335,7 @@ def _parse_generic(data: bytes, name: str, dayfirst: bool | None = None) -> pd.D
     except pd.errors.ParserError as exc:
         raise DataError(
             f"{name}: rows with different numbers of columns ({str(exc).strip()}); "
-            "the file is damaged"
+            "not a candle file, or a damaged one"
         ) from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{name}: empty file; nothing to load") from None

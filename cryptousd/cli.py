@@ -386,6 +386,12 @@ def cmd_backtest(args) -> dict:
     return out
 
 
+def _shown_path(path) -> str:
+    from .locate import _shown
+
+    return _shown(path)
+
+
 def cmd_research(args) -> dict:
     from . import load_candles
     from .forecast import load_baselines, load_forecaster
@@ -394,21 +400,46 @@ def cmd_research(args) -> dict:
 
     if args.epochs < 1:
         raise CryptoUSDError(f"--epochs {args.epochs}: give at least 1")
+    if args.quick and args.data:
+        raise CryptoUSDError(
+            "--quick runs on the 7-day sample shipped with the package; drop --data, or drop "
+            "--quick to research the data you give"
+        )
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise CryptoUSDError(
+            f"--out {args.out}: that is a file; give a folder for the run's record"
+        )
     if args.quick:
         files, what = [SAMPLE_FILE], "sample: the 7 days shipped with the package (--quick)"
     else:
         files, what = rp.research_files(args.data)
     sample = files == [SAMPLE_FILE]
+    given = {k: getattr(args, k) for k in ("train", "val", "test", "later")}
+    base = rp.SAMPLE_RANGES if sample else rp.Ranges()
+    later = None if args.no_later else (given["later"] or base.later)
+    ranges = rp.Ranges(
+        tuple(given["train"] or base.train),
+        tuple(given["val"] or base.val),
+        tuple(given["test"] or base.test),
+        tuple(later) if later is not None else None,
+    )
+    default_out = rp.Config.out.parent / "research-quick" if sample else rp.Config.out
     cfg = rp.Config(
-        ranges=rp.SAMPLE_RANGES if sample else rp.Ranges(),
+        ranges=ranges,
         models=tuple(args.models) if args.models else rp.Config.models,
         epochs=1 if args.quick else args.epochs,
         seed=args.seed,
-        out=Path(args.out) if args.out else rp.Config.out,
+        out=Path(args.out) if args.out else default_out,
     )
     if sample:
         cfg.stride_engineered, cfg.stride_neural, cfg.scale_stride = 1, 5, 2
-        print(f"data: {what}; ranges inside the sample (train 4 days, val and test 1.5 each)")
+        print(
+            f"data: {what}; "
+            + ("" if any(given.values()) else "ranges inside it (train 4 days, val, test 1.5); ")
+            + f"recorded apart, in {_shown_path(cfg.out)}. The full study needs "
+            "`cryptousd fetch --source binance-vision --symbol BTCUSDT --start 2023-01 "
+            "--end 2025-05` first"
+        )
     else:
         print(f"data: {what}")
     candles = load_candles(files)
@@ -423,13 +454,15 @@ def cmd_research(args) -> dict:
         if not result.direction.empty:
             print("\ndirection classifiers against the training majority:")
             print(result.direction.round(4).to_string(index=False))
-        print("\nbacktests (hold 10 min, long and short):")
+        print("\nbacktests (hold 10 min, long and short; Sharpe annualised, meaningless on days):")
         print(result.backtests.round(4).to_string(index=False))
     print(f"\n{result.choice['why']}")
     if result.folder is not None:
         print(f"recorded in {result.folder} and {Path(cfg.out) / 'results.csv'}")
     return {
         "run": result.run_id,
+        "data": what,
+        "ranges": {k: list(v) if v else None for k, v in vars(ranges).items()},
         "choice": result.choice,
         "results": result.table.to_dict("records"),
         "backtests": result.backtests.to_dict("records"),
@@ -679,7 +712,22 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"candidates to fit (default {' '.join(Config.models)}; known: "
         f"{', '.join(CANDIDATES)})",
     )
-    r.add_argument("--quick", action="store_true", help="the 7-day sample, one epoch: a minute")
+    r.add_argument(
+        "--quick", action="store_true", help="the 7-day sample, one epoch: under a minute"
+    )
+    for name, what in (
+        ("train", "training range"),
+        ("val", "validation range (every choice is made here)"),
+        ("test", "test range"),
+        ("later", "a later range nothing is chosen on"),
+    ):
+        r.add_argument(
+            f"--{name}",
+            nargs=2,
+            metavar=("START", "END"),
+            help=f"{what}, UTC, END exclusive (default: the study's; inside the sample with it)",
+        )
+    r.add_argument("--no-later", action="store_true", help="skip the later range")
     r.add_argument("--epochs", type=int, default=Config.epochs, help="most epochs of the nets")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--out", help="folder for the run's record (default runs/research)")

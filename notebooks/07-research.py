@@ -70,7 +70,7 @@ plt.rcParams["figure.dpi"] = 90
 
 # %% tags=["parameters"]
 data = None  # files or folders; None: the located archives (+ the extra months where present)
-quick = False  # True: the 7-day sample, one epoch (a minute or two)
+quick = False  # True: the 7-day sample, one epoch (under a minute)
 models = list(rp.Config.models)  # candidates to fit (see rp.CANDIDATES)
 epochs = 8  # most epochs of the recurrent nets (early stopping on validation)
 out = "runs/research"  # where the run is recorded
@@ -84,6 +84,8 @@ out = "runs/research"  # where the run is recorded
 # %%
 files, what = ([SAMPLE_FILE], "the 7-day sample (quick)") if quick else rp.research_files(data)
 sample = files == [SAMPLE_FILE]
+if sample and out == "runs/research":
+    out = "runs/research-quick"  # the committed record holds the study's runs only
 print(what)
 candles = cu.load_candles(files)
 cfg = rp.Config(

@@ -130,13 +130,11 @@ def test_monthly_refits_forecast_each_month_with_its_own_model(candles):
     )
 
 
-def test_the_test_range_is_logged_even_when_nothing_is_saved(candles, tmp_path):
-    cfg = _cfg(tmp_path, direction_models=())
+def test_an_unsaved_run_writes_nothing(candles, tmp_path):
+    cfg = _cfg(tmp_path / "record", direction_models=())
     cfg.models = ("ridge-price",)
     rp.run(candles, cfg, say=lambda s: None, progress=False, save=False)
-    log = pd.read_csv(tmp_path / "test-log.csv")
-    assert "ridge-price" in set(log["model"])
-    assert not (tmp_path / "results.csv").exists()
+    assert not (tmp_path / "record").exists()
 
 
 def test_direction_classifiers_are_scored_against_the_majority(result):

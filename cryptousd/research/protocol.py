@@ -255,7 +255,7 @@ def check_ranges(
         if a < first - pd.Timedelta(days=1) or b > last + pd.Timedelta(minutes=2):
             raise DataError(
                 f"{what} range {a:%Y-%m-%d} .. {b:%Y-%m-%d} is outside the data ({cover}); "
-                "load more months or give ranges inside them"
+                "load more months or give ranges inside them (--train/--val/--test START END)"
             )
         prev_end = b
     later = ranges.later
@@ -349,7 +349,8 @@ def run(
 
     ``shipped`` adds already-trained forecasters (e.g. the shipped LSTM and its baselines, by
     name), evaluated beside the candidates but not refitted. ``save`` writes the run under
-    ``config.out``.
+    ``config.out`` and logs the touch of the test range before evaluating it; ``save=False``
+    writes nothing at all (for experiments: a result that is reported comes from a saved run).
     """
     cfg = config or Config()
     if cfg.embargo < 10:
@@ -362,6 +363,8 @@ def run(
             f"unknown model(s) {', '.join(unknown)}; forecasters: {', '.join(CANDIDATES)}; "
             f"direction classifiers: {', '.join(DIRECTION_CANDIDATES)}"
         )
+    if Path(cfg.out).exists() and not Path(cfg.out).is_dir():
+        raise DataError(f"out {cfg.out}: that is a file; give a folder for the run's record")
     ranges = check_ranges(candles, cfg.ranges, say)
     run_id = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%SZ")
     n = 1
@@ -440,7 +443,11 @@ def run(
             forecasters[name] = f
 
     def fit(name, f, train, val):
-        say(f"fitting {name} on {len(train):,d} training origins ...")
+        step = cfg.stride_neural if (name.split("+")[0] in NEURAL) else cfg.stride_engineered
+        say(
+            f"fitting {name} on {len(train[::step]):,d} of {len(train):,d} training origins "
+            f"(one in {step}) ..."
+        )
         t0 = time.perf_counter()
         _fit_one(f, feats_of(f), arr, train, val, cfg, progress)
         fit_seconds[name] = time.perf_counter() - t0
@@ -502,7 +509,7 @@ def run(
     for k in ("val", "test", "later"):
         if k not in cut:
             continue
-        if k == "test":
+        if k == "test" and save:
             _log_touch(cfg, run_id, [*forecasters, *directions])
         o = cut[k]
         start, end = candles.index[o[0]], candles.index[o[-1]] + pd.Timedelta(minutes=1)
