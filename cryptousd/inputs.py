@@ -144,6 +144,30 @@ INPUTS: dict[str, Input] = {
 
 ALL_INPUTS = tuple(FEATURES) + tuple(INPUTS)
 
+#: inputs read from price and volume alone (any OHLCV source has them)
+PRICE_INPUTS: tuple[str, ...] = (
+    *FEATURES,
+    "ret_5",
+    "ret_15",
+    "ret_60",
+    "rv_5",
+    "rv_15",
+    "rv_60",
+    "logvol_rel",
+    "rsi",
+    "macd_hist",
+    "bb_pctb",
+)
+#: plus the order flow the Binance archives carry: taker-buy share and trade count
+FLOW_INPUTS: tuple[str, ...] = (
+    *PRICE_INPUTS,
+    "taker_share",
+    "taker_share_5",
+    "taker_share_15",
+    "taker_share_60",
+    "trades_rel",
+)
+
 
 def lookback(names: Sequence[str]) -> int:
     """Earlier candles the named inputs need before their first defined value."""

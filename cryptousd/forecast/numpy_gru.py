@@ -24,7 +24,7 @@ import os
 
 import numpy as np
 
-from .numpy_lstm import THREAD_MIN_BATCH
+from .numpy_lstm import THREAD_MIN_BATCH, dense_head
 
 LAYERS = ("gru_1", "gru_2", "dense_1", "dense_2")
 
@@ -133,14 +133,7 @@ class NumpyGRU:
         self.l2 = _prepare(
             weights["gru_2/kernel"], weights["gru_2/recurrent_kernel"], weights["gru_2/bias"]
         )
-        self.d1 = (
-            np.ascontiguousarray(weights["dense_1/kernel"], dtype="float32"),
-            np.ascontiguousarray(weights["dense_1/bias"], dtype="float32"),
-        )
-        self.d2 = (
-            np.ascontiguousarray(weights["dense_2/kernel"], dtype="float32"),
-            np.ascontiguousarray(weights["dense_2/bias"], dtype="float32"),
-        )
+        self.d1, self.d2 = dense_head(weights)
         self.n_features = self.l1[0].shape[0]
         self.n_out = self.d2[0].shape[1]
 

@@ -61,6 +61,17 @@ def reference_forward(weights: dict[str, np.ndarray], x: np.ndarray) -> np.ndarr
     return d @ w["dense_2/kernel"] + w["dense_2/bias"]
 
 
+def dense_head(weights: dict[str, np.ndarray]) -> tuple[tuple, tuple]:
+    """Dense 16 and Dense out: (kernel, bias) as contiguous float32 (every net's head)."""
+    return tuple(
+        (
+            np.ascontiguousarray(weights[f"{name}/kernel"], dtype="float32"),
+            np.ascontiguousarray(weights[f"{name}/bias"], dtype="float32"),
+        )
+        for name in ("dense_1", "dense_2")
+    )
+
+
 def _prescale(kernel: np.ndarray, recurrent: np.ndarray, bias: np.ndarray):
     u = recurrent.shape[0]
     s = np.ones(4 * u, dtype="float32")
@@ -129,14 +140,7 @@ class NumpyLSTM:
         self.l2 = _prescale(
             weights["lstm_2/kernel"], weights["lstm_2/recurrent_kernel"], weights["lstm_2/bias"]
         )
-        self.d1 = (
-            np.ascontiguousarray(weights["dense_1/kernel"], dtype="float32"),
-            np.ascontiguousarray(weights["dense_1/bias"], dtype="float32"),
-        )
-        self.d2 = (
-            np.ascontiguousarray(weights["dense_2/kernel"], dtype="float32"),
-            np.ascontiguousarray(weights["dense_2/bias"], dtype="float32"),
-        )
+        self.d1, self.d2 = dense_head(weights)
         self.n_features = self.l1[0].shape[0]
         self.n_out = self.d2[0].shape[1]
         self.path = "numba" if (jit_wanted() if jit is None else jit) else "numpy"

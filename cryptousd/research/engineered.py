@@ -32,36 +32,14 @@ from ..errors import ModelError
 from ..files import write_json
 from ..forecast.base import Forecaster
 from ..forecast.intervals import Calibration
-from ..inputs import check_names, missing_columns
+from ..inputs import FLOW_INPUTS, PRICE_INPUTS, check_names, missing_columns
 
 BPS = 1e4
 
 #: inputs every Binance, ccxt or Yahoo frame can give (no taker side, no trade count)
-BASIC_INPUTS: tuple[str, ...] = (
-    "ret",
-    "range",
-    "logvol",
-    "tod_sin",
-    "tod_cos",
-    "ret_5",
-    "ret_15",
-    "ret_60",
-    "rv_5",
-    "rv_15",
-    "rv_60",
-    "logvol_rel",
-    "rsi",
-    "macd_hist",
-    "bb_pctb",
-)
+BASIC_INPUTS = PRICE_INPUTS
 #: inputs that read the Binance-only candle columns ``trades`` and ``taker_buy``
-EXTRA_INPUTS: tuple[str, ...] = (
-    "trades_rel",
-    "taker_share",
-    "taker_share_5",
-    "taker_share_15",
-    "taker_share_60",
-)
+EXTRA_INPUTS: tuple[str, ...] = FLOW_INPUTS[len(PRICE_INPUTS) :]
 
 
 def default_inputs(candles: pd.DataFrame) -> tuple[str, ...]:

@@ -50,37 +50,13 @@ from ..evaluate import Evaluation, valid_origins, walk_forward
 from ..features import FEATURES, series_arrays
 from ..forecast.base import Forecaster
 from ..forecast.baselines import Drift, Persistence
-from ..inputs import input_matrix, lookback, missing_columns
+from ..inputs import FLOW_INPUTS, PRICE_INPUTS, input_matrix, lookback, missing_columns
 from ..times import to_utc
 from .scale import ScaleModel
 
 HORIZONS_SHOWN = (1, 5, 10)
 DECISION_HORIZON = 10  # the horizon the dashboard shows; a new default must win here
 ALPHA = 0.05
-
-#: inputs read from price and volume alone (any OHLCV source has them)
-PRICE_INPUTS = (
-    *FEATURES,
-    "ret_5",
-    "ret_15",
-    "ret_60",
-    "rv_5",
-    "rv_15",
-    "rv_60",
-    "logvol_rel",
-    "rsi",
-    "macd_hist",
-    "bb_pctb",
-)
-#: plus order flow: the taker-buy share and the trade count (Binance archives carry them)
-FLOW_INPUTS = (
-    *PRICE_INPUTS,
-    "taker_share",
-    "taker_share_5",
-    "taker_share_15",
-    "taker_share_60",
-    "trades_rel",
-)
 
 
 @dataclass(frozen=True)
