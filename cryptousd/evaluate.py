@@ -435,6 +435,7 @@ def walk_forward(
     data: list[str] | None = None,
     progress: bool | None = None,
     train_up_rate: float | np.ndarray | None = None,
+    rows_before: int = 0,
 ) -> Evaluation:
     """Evaluate every forecaster at the same origins.
 
@@ -455,6 +456,8 @@ def walk_forward(
         measured per horizon on the candles before the first origin (all h-minute moves that end
         by it, flat ones excluded), i.e. the training period when ``candles`` start with it;
         NaN baselines when there are none.
+    rows_before : candles each origin needs up to and including it (default: the longest
+        window plus input look-back of the forecasters).
     """
     if "persistence" not in forecasters:
         raise ModelError("walk_forward needs a 'persistence' forecaster to compare against")
@@ -473,7 +476,9 @@ def walk_forward(
             f"forecasters disagree on window/horizon: {sorted(shapes)}; evaluate them separately"
         )
     window, horizon = shapes.pop()
-    extra = max(lookback(f.inputs) for f in forecasters.values())  # rows before a window
+    # rows before a window: the inputs' look-back, or what the caller asks for (a protocol whose
+    # other models read further back evaluates every model on the same origins)
+    extra = max([lookback(f.inputs) for f in forecasters.values()] + [rows_before - window])
     origins, skipped = valid_origins(candles, window + extra, horizon, stride, start, end)
     if len(origins) == 0:
         raise DataError(

@@ -130,6 +130,15 @@ def test_monthly_refits_forecast_each_month_with_its_own_model(candles):
     )
 
 
+def test_direction_classifiers_alone_read_the_same_origins(candles, tmp_path):
+    """No forecaster reads 300 candles back, the classifiers do: all still share the origins."""
+    cfg = _cfg(tmp_path, models=(), direction_models=("lgbm-dir-price",))
+    r = rp.run(candles, cfg, say=lambda s: None, progress=False, save=False)
+    o = r.evaluations["test"].predictions["persistence"][0]
+    assert int(r.direction[r.direction["range"] == "test"]["n"].max()) <= len(o)
+    assert o.min() >= 359
+
+
 def test_an_unsaved_run_writes_nothing(candles, tmp_path):
     cfg = _cfg(tmp_path / "record", direction_models=())
     cfg.models = ("ridge-price",)

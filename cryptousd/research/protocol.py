@@ -499,6 +499,7 @@ def run(
             model="research",
             progress=progress,
             train_up_rate=up_rates,
+            rows_before=rows_before,
         )
         if not np.array_equal(ev.predictions["persistence"][0], o):
             raise DataError(
