@@ -21,6 +21,7 @@ boosters as text, ``calibration.npz`` once calibrated) read back by
 from __future__ import annotations
 
 import time
+from abc import abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -103,12 +104,13 @@ class EngineeredForecaster(Forecaster):
 
     # prediction ----------------------------------------------------------------------------
     @property
+    @abstractmethod
     def fitted(self) -> bool:
-        raise NotImplementedError
+        """Whether the model has been fitted (or loaded)."""
 
+    @abstractmethod
     def _predict_bps(self, x: np.ndarray) -> np.ndarray:
         """(B, horizon) cumulative log returns in bps from finite (B, F) input rows."""
-        raise NotImplementedError
 
     def _rows(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
@@ -204,19 +206,23 @@ class EngineeredForecaster(Forecaster):
         }
         return self
 
+    @abstractmethod
     def _fit(self, x, y, xv, yv, *, seed: int, progress) -> dict:
-        raise NotImplementedError
+        """Fit on training rows ``x`` and targets ``y`` (bps), choosing on ``xv``/``yv``;
+        returns what was chosen, for ``fit_info``."""
 
     # folders -------------------------------------------------------------------------------
+    @abstractmethod
     def _arrays(self) -> dict[str, np.ndarray]:
-        raise NotImplementedError
+        """The arrays of ``weights.npz``."""
 
     def _files(self) -> dict[str, str]:
         """Text files of the folder besides card.json (e.g. LightGBM's boosters)."""
         return {}
 
+    @abstractmethod
     def _restore(self, arrays: dict, folder: Path, card: dict) -> None:
-        raise NotImplementedError
+        """Set the fitted state from a folder's arrays, files and card."""
 
     def card_dict(self) -> dict:
         return {
@@ -609,13 +615,10 @@ class LGBMDirection(_Boosted, EngineeredForecaster):
         """(B, len(horizons)) P(up) at ``origins`` of ``input_matrix(candles, self.inputs)``."""
         return self.predict_proba_rows(feats[np.asarray(origins)])
 
-    def fit_origins(self, feats, logc, times_ns, train, val, *, seed=0, progress=None):
-        t0 = time.perf_counter()
-        x, y = self._xy(np.asarray(feats), logc, train, "train")
-        xv, yv = self._xy(np.asarray(feats), logc, val, "val")
+    def _fit(self, x, y, xv, yv, *, seed: int, progress) -> dict:
+        """One binary booster per horizon on up/down labels of ``y``, early-stopped on ``yv``."""
         cols = [h - 1 for h in self.horizons]
-        up, upv = (y[:: self.stride, cols] > 0) * 1.0, (yv[:, cols] > 0) * 1.0
-        x = x[:: self.stride]
+        up, upv = (y[:, cols] > 0) * 1.0, (yv[:, cols] > 0) * 1.0
         ds, dv = self._datasets(x, up[:, 0], xv, upv[:, 0])
         self.boosters, self.best_iterations = [], []
         for j in range(len(cols)):
@@ -624,6 +627,16 @@ class LGBMDirection(_Boosted, EngineeredForecaster):
             b, best = self._train(self._params("binary", seed, metric="binary_logloss"), ds, dv)
             self.boosters.append(b)
             self.best_iterations.append(best)
+        return {"best_iteration": self.best_iterations}
+
+    def fit_origins(self, feats, logc, times_ns, train, val, *, seed=0, progress=None):
+        t0 = time.perf_counter()
+        x, y = self._xy(np.asarray(feats), logc, train, "train")
+        xv, yv = self._xy(np.asarray(feats), logc, val, "val")
+        cols = [h - 1 for h in self.horizons]
+        up, upv = (y[:: self.stride, cols] > 0) * 1.0, (yv[:, cols] > 0) * 1.0
+        x = x[:: self.stride]
+        self._fit(x, y[:: self.stride], xv, yv, seed=seed, progress=progress)
         p = self.predict_proba_rows(xv)
         base = up.mean(0)
         self.fit_info = {
