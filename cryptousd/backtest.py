@@ -180,6 +180,7 @@ def backtest_all(
     margin_bps: float = 0.0,
     staggered: bool = False,
     forecasts: dict | None = None,
+    input_cache: dict | None = None,
 ) -> BacktestReport:
     """Backtest each forecaster's rule and buy-and-hold on the same periods.
 
@@ -195,7 +196,9 @@ def backtest_all(
         ``1/hold`` of the capital (see the module docstring); buy-and-hold goes through the
         same sub-accounts so every row is comparable.
     forecasts : e.g. ``Evaluation.predictions``, names to (origins, mean cumulative log returns)
-        already computed on the same candles; reused wherever they cover the origins.
+        already computed on the same candles; reused wherever they cover the origins (inputs are
+        then not computed at all).
+    input_cache : see :func:`cryptousd.evaluate.walk_forward`.
     """
     if fee_bps < 0 or slippage_bps < 0:
         raise DataError("fees and slippage are costs: give them as non-negative basis points")
@@ -219,13 +222,14 @@ def backtest_all(
     accounts = hold if staggered else 1
     arr = series_arrays(candles)
     close = arr.close
-    feats_of = inputs_of(candles, forecasters, arr.feats)
+    input_cache = {} if input_cache is None else input_cache
     results = {}
     costs = {"fee_bps": fee_bps, "slippage_bps": slippage_bps}
     for name, f in forecasters.items():
         mean = _reuse(forecasts, name, origins)
         if mean is None:
-            mean = f.predict_origins(feats_of[name], arr.logc, arr.times, origins)
+            feats = inputs_of(candles, {name: f}, arr.feats, input_cache)[name]
+            mean = f.predict_origins(feats, arr.logc, arr.times, origins)
         sig = signals_from_forecast(
             np.expm1(mean[:, hold - 1]), margin_bps=margin_bps, allow_short=allow_short, **costs
         )

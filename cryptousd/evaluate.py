@@ -398,10 +398,15 @@ def origin_sigma(ret: np.ndarray, origins: np.ndarray, window: int) -> np.ndarra
     )
 
 
-def inputs_of(candles: pd.DataFrame, forecasters: dict, base: np.ndarray) -> dict:
+def inputs_of(
+    candles: pd.DataFrame, forecasters: dict, base: np.ndarray, cache: dict | None = None
+) -> dict:
     """Each forecaster's per-candle inputs: the base features, or its own columns (computed once
-    per distinct set)."""
-    out, cache = {}, {tuple(FEATURES): base}
+    per distinct set; ``cache`` maps input tuples to matrices already computed on ``candles``
+    and keeps the new ones)."""
+    cache = {} if cache is None else cache
+    cache.setdefault(tuple(FEATURES), base)
+    out = {}
     for name, f in forecasters.items():
         if f.inputs not in cache:
             cache[f.inputs] = input_matrix(candles, f.inputs)
@@ -436,6 +441,7 @@ def walk_forward(
     progress: bool | None = None,
     train_up_rate: float | np.ndarray | None = None,
     rows_before: int = 0,
+    input_cache: dict | None = None,
 ) -> Evaluation:
     """Evaluate every forecaster at the same origins.
 
@@ -458,6 +464,8 @@ def walk_forward(
         NaN baselines when there are none.
     rows_before : candles each origin needs up to and including it (default: the longest
         window plus input look-back of the forecasters).
+    input_cache : input tuples to their :func:`cryptousd.inputs.input_matrix` on ``candles``,
+        shared between calls on the same candles (filled as needed).
     """
     if "persistence" not in forecasters:
         raise ModelError("walk_forward needs a 'persistence' forecaster to compare against")
@@ -492,7 +500,7 @@ def walk_forward(
     c0 = close[origins]
     actual_price = close[origins[:, None] + ks]
     sigma = origin_sigma(feats[:, 0], origins, window)
-    feats_of = inputs_of(candles, forecasters, feats)
+    feats_of = inputs_of(candles, forecasters, feats, input_cache)
     up = actual > 0
     n = len(origins)
     rank = np.empty(n, dtype=int)

@@ -124,6 +124,16 @@ def check_window(candles: pd.DataFrame, window: int) -> tuple[np.ndarray, np.nda
     return ohlcv, times
 
 
+def scaled_chunks(scaler, feats: np.ndarray, origins: np.ndarray, window: int, chunk: int):
+    """For batch inference of windowed nets: per chunk of ``origins``, yield (position of the
+    chunk, its rows scaled once each, the start of each origin's window in those rows). A minute
+    shared by many windows is scaled once per chunk, not once per window."""
+    for i in range(0, len(origins), chunk):
+        o = origins[i : i + chunk]
+        first = int(o.min()) - window + 1
+        yield i, scaler.transform(feats[first : int(o.max()) + 1]), o - window + 1 - first
+
+
 class Forecaster(ABC):
     """Base class: subclasses implement :meth:`predict_cum`."""
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..config import INTERVAL_NS
 from ..features import Scaler, time_of_day
-from .base import Forecaster
+from .base import Forecaster, scaled_chunks
 from .numpy_lstm import NumpyLSTM
 
 
@@ -53,12 +53,9 @@ class LSTMForecaster(Forecaster):
         if self.variant != "direct" or len(origins) == 0:
             return super().predict_origins(feats, logc, times_ns, origins, chunk)
         out = np.empty((len(origins), self.horizon))
-        for i in range(0, len(origins), chunk):
-            o = origins[i : i + chunk]
-            first = int(o.min()) - self.window + 1
-            scaled = self.scaler.transform(feats[first : int(o.max()) + 1])
-            r = self.net.forward_rows(scaled, o - self.window + 1 - first, self.window)
-            out[i : i + len(o)] = np.cumsum(r.astype("float64") * self.y_scale, axis=1)
+        for i, scaled, starts in scaled_chunks(self.scaler, feats, origins, self.window, chunk):
+            r = self.net.forward_rows(scaled, starts, self.window)
+            out[i : i + len(starts)] = np.cumsum(r.astype("float64") * self.y_scale, axis=1)
         return out
 
     def predict_cum(

@@ -382,6 +382,19 @@ def _lgb():
 class _Boosted:
     """LightGBM training shared by the regressor and the classifier."""
 
+    def _set_boosting(
+        self, stride, num_leaves, min_data_in_leaf, learning_rate, max_rounds, patience, threads
+    ) -> None:
+        """The settings both LightGBM models take, checked; no boosters yet."""
+        if int(stride) < 1:
+            raise ModelError(f"stride {stride}: keep every stride-th origin, 1 or more")
+        self.stride = int(stride)
+        self.num_leaves, self.min_data_in_leaf = int(num_leaves), int(min_data_in_leaf)
+        self.learning_rate, self.max_rounds = float(learning_rate), int(max_rounds)
+        self.patience, self.num_threads = int(patience), threads
+        self.boosters: list = []
+        self.best_iterations: list[int] = []
+
     def _params(self, objective: str, seed: int, **extra) -> dict:
         return {
             "objective": objective,
@@ -471,14 +484,10 @@ class LGBMForecaster(_Boosted, EngineeredForecaster):
         super().__init__(inputs, name, **kw)
         if objective not in ("auto", "l2", "huber"):
             raise ModelError(f"objective {objective!r}: choose 'auto', 'l2' or 'huber'")
-        if int(stride) < 1:
-            raise ModelError(f"stride {stride}: keep every stride-th origin, 1 or more")
-        self.objective, self.stride = objective, int(stride)
-        self.num_leaves, self.min_data_in_leaf = int(num_leaves), int(min_data_in_leaf)
-        self.learning_rate, self.max_rounds = float(learning_rate), int(max_rounds)
-        self.patience, self.num_threads, self.trial_rows = int(patience), num_threads, trial_rows
-        self.boosters: list = []
-        self.best_iterations: list[int] = []
+        self.objective, self.trial_rows = objective, trial_rows
+        self._set_boosting(
+            stride, num_leaves, min_data_in_leaf, learning_rate, max_rounds, patience, num_threads
+        )
 
     @property
     def fitted(self) -> bool:
@@ -590,12 +599,9 @@ class LGBMDirection(_Boosted, EngineeredForecaster):
         self.horizons = tuple(int(h) for h in horizons)
         if not self.horizons or min(self.horizons) < 1 or max(self.horizons) > self.horizon:
             raise ModelError(f"horizons {self.horizons}: choose minutes from 1 to {self.horizon}")
-        self.stride = int(stride)
-        self.num_leaves, self.min_data_in_leaf = int(num_leaves), int(min_data_in_leaf)
-        self.learning_rate, self.max_rounds = float(learning_rate), int(max_rounds)
-        self.patience, self.num_threads = int(patience), num_threads
-        self.boosters: list = []
-        self.best_iterations: list[int] = []
+        self._set_boosting(
+            stride, num_leaves, min_data_in_leaf, learning_rate, max_rounds, patience, num_threads
+        )
 
     @property
     def fitted(self) -> bool:

@@ -25,7 +25,7 @@ from ..config import HORIZON, WINDOW
 from ..errors import DataError, ModelError
 from ..features import FEATURES, Scaler, windows
 from ..files import write_json
-from ..forecast.base import Forecaster
+from ..forecast.base import Forecaster, scaled_chunks
 from ..forecast.intervals import Calibration
 from ..forecast.model_folder import write_model_folder
 from ..forecast.numpy_gru import NumpyGRU
@@ -192,12 +192,9 @@ class NeuralForecaster(Forecaster):
         net = self._fitted()
         origins = np.asarray(origins, dtype="int64")
         out = np.empty((len(origins), self.horizon))
-        for i in range(0, len(origins), chunk):
-            o = origins[i : i + chunk]
-            first = int(o.min()) - self.window + 1
-            scaled = self.scaler.transform(feats[first : int(o.max()) + 1])
-            x = np.ascontiguousarray(windows(scaled, o - first, self.window))
-            out[i : i + len(o)] = np.cumsum(net(x).astype("float64") * self.y_scale, axis=1)
+        for i, scaled, starts in scaled_chunks(self.scaler, feats, origins, self.window, chunk):
+            x = np.ascontiguousarray(windows(scaled, starts + self.window - 1, self.window))
+            out[i : i + len(starts)] = np.cumsum(net(x).astype("float64") * self.y_scale, axis=1)
         return out
 
     # fitting ------------------------------------------------------------------------------------

@@ -500,6 +500,7 @@ def run(
             progress=progress,
             train_up_rate=up_rates,
             rows_before=rows_before,
+            input_cache=feats_cache,
         )
         if not np.array_equal(ev.predictions["persistence"][0], o):
             raise DataError(
@@ -517,6 +518,7 @@ def run(
                 slippage_bps=slip,
                 allow_short=cfg.allow_short,
                 forecasts=ev.predictions,
+                input_cache=feats_cache,
             )
             for name, r in bt.results.items():
                 st = r.stats()
