@@ -210,6 +210,7 @@ def test_indicator_panes_draw_the_sessions_indicators_and_switch_off(dash):
     v, ind = dash.view, dash.session.state().indicators
     assert len(v.rsi_line.x) == 60 and (v.rsi_line.x == v.real.x).all()  # one time axis
     assert v.rsi_line.scales["x"] is v.sx is v.macd_lines.scales["x"] is v.bollinger.scales["x"]
+    # the view draws the session's values as they are (copied, not recomputed): exact
     np.testing.assert_array_equal(v.rsi_line.y, ind["rsi"].to_numpy())
     np.testing.assert_array_equal(np.asarray(v.macd_lines.y)[1], ind["macd_signal"].to_numpy())
     hist = np.asarray(v.macd_up.y) + np.asarray(v.macd_down.y)

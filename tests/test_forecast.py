@@ -30,7 +30,7 @@ def test_default_model_forecast_is_valid(model, real_candles):
     assert_candle_frame(fc.candles)
     assert len(fc.candles) == 10 and fc.candles.index[0] == c.index[-1] + pd.Timedelta("1min")
     assert fc.candles["open"].iloc[0] == c["close"].iloc[-1]
-    np.testing.assert_array_equal(
+    np.testing.assert_array_equal(  # each open is the previous close, copied: exact
         fc.candles["open"].to_numpy()[1:], fc.candles["close"].to_numpy()[:-1]
     )
     assert (fc.lower <= fc.upper).all() and (fc.candles["high"] >= fc.upper - 1e-9).all()
@@ -281,4 +281,11 @@ def test_direct_batch_path_equals_the_generic_per_window_scaling(model, real_can
     origins = np.r_[59, np.arange(100, 2980, 7)]
     fast = model.predict_origins(a.feats, a.logc, a.times, origins, chunk=100)
     generic = Forecaster.predict_origins(model, a.feats, a.logc, a.times, origins)
-    np.testing.assert_array_equal(fast, generic)
+    # The two paths feed the float32 network batches of different shapes, so BLAS sums in a
+    # different order (on another CPU's OpenBLAS kernel, or with another thread count). float32
+    # rounding (eps 1.2e-7) compounded over 60 recurrent steps and three layers moves an output by
+    # well under 1e-6 of the network's unit (seen: 2e-8); the forecast is that unit times y_scale,
+    # summed over at most 10 horizons. So: 10 x 1e-6 x y_scale (7.5e-9 in log return, i.e.
+    # 7.5e-5 bps), absolute, since forecasts near zero make a relative bound meaningless.
+    np.testing.assert_allclose(fast, generic, rtol=0, atol=10 * 1e-6 * model.y_scale)
+    assert np.abs(fast).max() > 1e3 * 10 * 1e-6 * model.y_scale  # the bound is far below the values
