@@ -13,13 +13,14 @@ kernels (one started per page, as Voila does by default). A preheated kernel run
 to the timer and then waits for its page (``wait_for_viewer``): a replay's clock starts when
 someone watches.
 
-A closed page's kernel is freed twice over. The page's ``beforeunload`` handler (always on in Voila
-0.5) asks the server to shut it down; where that never arrives (a crashed tab, a dropped network,
-a phone put to sleep) the server culls it: every ``cull_interval_s`` it shuts down a kernel that no
+A closed page's kernel is meant to be freed twice over. The page's ``beforeunload`` handler
+(always on in Voila 0.5) asks the server to shut it down; where that never arrives (a crashed tab,
+a dropped network) the server culls kernels: every ``cull_interval_s`` it shuts down one that no
 page is connected to (``cull_connected=False``: a watched page is never culled) and that has been
-idle for ``cull_idle_s``. The dashboard's timer sends widget updates (``comm_msg``) several times a
-second; they are not counted as activity (``untracked_message_types``), so a kernel left ticking
-with nobody watching is idle. Pool kernels waiting for a page are never culled (Voila skips them).
+idle for ``cull_idle_s``. Known gap (issue 21): the dashboard's timer keeps sending widget updates
+with nobody watching, and the server still counts them as activity (``untracked_message_types``
+with ``comm_msg`` did not change that in a test), so a ticking kernel is not culled yet. Pool
+kernels waiting for a page are never culled.
 """
 
 from __future__ import annotations
@@ -37,14 +38,6 @@ DASHBOARD_NOTEBOOK = NOTEBOOKS_DIR / "06-live-dashboard.ipynb"
 POOL_SIZE = 2
 CULL_IDLE_S = 120  # a kernel with no page connected for this long is shut down
 CULL_INTERVAL_S = 30  # how often the server looks
-# the server's default list plus the widget updates the timer sends: not activity
-UNTRACKED_MESSAGES = (
-    *("comm_info_request", "comm_info_reply", "kernel_info_request", "kernel_info_reply"),
-    *("shutdown_request", "shutdown_reply", "interrupt_request", "interrupt_reply"),
-    *("debug_request", "debug_reply", "stream", "display_data", "update_display_data"),
-    *("execute_input", "execute_result", "error", "status", "clear_output", "debug_event"),
-    *("input_request", "input_reply", "comm_msg"),
-)
 UNUSED_LAB_EXTENSIONS = ("jupyterlab-jupytext", "@voila-dashboards/jupyterlab-preview")
 
 
@@ -90,7 +83,6 @@ def cull_options(idle_s: float, interval_s: float) -> list[str]:
         f"{kernels}cull_interval={int(interval_s)}",
         f"{kernels}cull_connected=False",
         f"{kernels}cull_busy=False",
-        f"{kernels}untracked_message_types={list(UNTRACKED_MESSAGES)!r}",
     ]
 
 
