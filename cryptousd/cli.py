@@ -474,7 +474,9 @@ def cmd_research(args) -> dict:
 def cmd_dashboard(args) -> dict:
     from .serve import serve_dashboard
 
-    return serve_dashboard(port=args.port, open_browser=args.open, pool_size=args.pool_size)
+    return serve_dashboard(
+        port=args.port, open_browser=args.open, pool_size=args.pool_size, loop=not args.no_loop
+    )
 
 
 def cmd_serve(args) -> dict:
@@ -485,6 +487,7 @@ def cmd_serve(args) -> dict:
         source=args.source,
         replay=tuple(args.replay or ()),
         speed=args.speed,
+        loop=not args.no_loop,
         refresh_s=args.refresh,
         host=args.host,
         port=args.port,
@@ -742,6 +745,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="kernels kept running the notebook ahead of viewers (0: a cold kernel per page); "
         "CRYPTOUSD_* settings are fixed when they start",
     )
+    s.add_argument(
+        "--no-loop",
+        action="store_true",
+        help="a replay ends with FINISHED at the data's end (CRYPTOUSD_REPLAY_LOOP=0)",
+    )
 
     v = add("serve", cmd_serve, "serve the live feed (HTTP API, SSE stream, page) to every viewer")
     v.add_argument(
@@ -755,6 +763,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="archive files or a store to replay; SYMBOL=FILE for another symbol's own candles",
     )
     v.add_argument("--speed", type=float, default=60.0, help="replay: market minutes per second")
+    v.add_argument(
+        "--no-loop",
+        action="store_true",
+        help="replay: end with FINISHED at the data's end (default: loop over it)",
+    )
     v.add_argument("--refresh", type=float, default=1.0, help="seconds between polls (default 1)")
     v.add_argument("--host", default="127.0.0.1", help="address to bind (others need --token)")
     v.add_argument("--port", type=port_number, default=8000)

@@ -4,10 +4,12 @@ The view only renders; the session moves data; a daemon thread (the timer) calls
 ``render`` every ``refresh`` seconds. Settings come from the page's controls and, for unattended
 runs, from the environment: ``CRYPTOUSD_SOURCE`` (auto, exchange, yahoo, replay, simulated),
 ``CRYPTOUSD_REPLAY`` (files or a store folder, ``os.pathsep``-separated), ``CRYPTOUSD_REPLAY_SPEED``
-(minutes of market time per second), ``CRYPTOUSD_REFRESH_S``, ``CRYPTOUSD_MODEL``, and
-``CRYPTOUSD_CLASSIFIER`` (a direction model folder, ``NAME`` or ``NAME:lstm``: P(up) from it). The
-source ``feed`` draws what a running ``cryptousd serve`` streams (``CRYPTOUSD_FEED_URL``, default
-http://127.0.0.1:8000, and ``CRYPTOUSD_TOKEN`` when it needs one) and computes nothing itself.
+(minutes of market time per second), ``CRYPTOUSD_REPLAY_LOOP`` (1, the default: a replay loops
+over its data for as long as someone watches; 0: it ends with FINISHED), ``CRYPTOUSD_REFRESH_S``,
+``CRYPTOUSD_MODEL``, and ``CRYPTOUSD_CLASSIFIER`` (a direction model folder, ``NAME`` or
+``NAME:lstm``: P(up) from it). The source ``feed`` draws what a running ``cryptousd serve``
+streams (``CRYPTOUSD_FEED_URL``, default http://127.0.0.1:8000, and ``CRYPTOUSD_TOKEN`` when it
+needs one) and computes nothing itself.
 """
 
 from __future__ import annotations
@@ -25,7 +27,15 @@ from .errors import CryptoUSDError, DataError
 from .live import LiveSession
 from .sources.factory import SOURCES, make_source
 
-__all__ = ["Dashboard", "DashboardView", "Settings", "make_source", "panel_html", "served_by_voila"]
+__all__ = [
+    "Dashboard",
+    "DashboardView",
+    "Settings",
+    "make_source",
+    "panel_html",
+    "served_by_voila",
+    "wait_for_viewer",
+]
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,7 @@ class Settings:
     symbol: str = DEFAULT_SYMBOL
     replay: tuple[str, ...] = ()
     replay_speed: float = 60.0
+    replay_loop: bool = True  # a replay starts its data again at the end (False: FINISHED)
     refresh_s: float = 1.0
     model: str | None = None
     classifier: str | None = None  # a direction model folder: P(up) from it when set
@@ -57,6 +68,7 @@ class Settings:
             source=env.get("CRYPTOUSD_SOURCE", "auto") or "auto",
             replay=replay,
             replay_speed=num("CRYPTOUSD_REPLAY_SPEED", 60.0),
+            replay_loop=flag(env, "CRYPTOUSD_REPLAY_LOOP", True),
             refresh_s=num("CRYPTOUSD_REFRESH_S", 1.0),
             model=env.get("CRYPTOUSD_MODEL") or None,
             classifier=(env.get("CRYPTOUSD_CLASSIFIER") or "").split(":")[0] or None,
@@ -82,6 +94,16 @@ class Settings:
         if not self.feed_url.startswith(("http://", "https://")):
             raise DataError(f"feed URL {self.feed_url!r}: must start with http:// or https://")
         return self
+
+
+def flag(env, key: str, default: bool) -> bool:
+    """A yes/no environment variable (1/0, true/false, yes/no, on/off)."""
+    raw = (env.get(key) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        return raw in ("1", "true", "yes", "on")
+    raise DataError(f"{key}={raw!r}: write 1 or 0")
 
 
 class Dashboard:
@@ -136,7 +158,11 @@ class Dashboard:
             card = getattr(self.forecaster, "card", None)
             self.model_line = card_headline(card) if card else self.forecaster.name
         source, note = make_source(
-            settings.source, settings.symbol, replay=settings.replay, speed=settings.replay_speed
+            settings.source,
+            settings.symbol,
+            replay=settings.replay,
+            speed=settings.replay_speed,
+            loop=settings.replay_loop,
         )
         session = LiveSession(source, self.forecaster)
         session.paused = bool(self.view.pause.value)
@@ -219,6 +245,7 @@ class Dashboard:
             model_line=model_line,
             note=self.note,
             classifier=self._classify(state),
+            seams=seams_shown(session.source, state),
         )
         ms = (time.perf_counter() - t0) * 1000
         self.render_ms.append(ms)
@@ -229,6 +256,8 @@ class Dashboard:
         if self._thread and self._thread.is_alive():
             return
         self._stop.clear()
+        with self._lock:  # a replay's market clock starts now, not when the kernel started
+            getattr(self.session.source, "restart_clock", lambda: None)()
 
         def loop():
             failing = False
@@ -247,6 +276,27 @@ class Dashboard:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def seams_shown(source, state) -> list:
+    """(time, "loop N") where a looping replay starts its data again on the shown minutes."""
+    seams = getattr(source, "seams", None)
+    if seams is None or not len(state.candles):
+        return []
+    end = state.candles.index[-1]
+    if state.forecast is not None:
+        end = state.forecast.candles.index[-1]
+    return [(t, f"loop {source.pass_of(t) + 1}") for t in seams(state.candles.index[0], end)]
+
+
+def wait_for_viewer() -> None:
+    """In a preheated Voila kernel, block until a page asks for it (Voila's
+    ``wait_for_request``; at once anywhere else), so nothing is played before someone watches."""
+    if os.environ.get("VOILA_PREHEAT", "False") == "False":
+        return
+    from voila.utils import wait_for_request
+
+    wait_for_request()
 
 
 def served_by_voila() -> bool:

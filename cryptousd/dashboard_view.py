@@ -32,6 +32,7 @@ SYMBOLS = ("BTC/USD", "ETH/USD")
 PUP_SOURCES = ("forecaster", "classifier (mlp)", "classifier (lstm)")
 PANES = ("RSI", "MACD", "Bollinger", "Volatility")  # the indicator switches, all on at first
 PANE_MARGIN = {"top": 8, "bottom": 25, "left": 85, "right": 20}  # left as the price chart's
+SEAM = "#6a1b9a"  # a looping replay's seam
 STATUS_COLOURS = {
     "LIVE": "#2e7d32",
     "RECONNECTING": "#c62828",
@@ -102,6 +103,22 @@ class DashboardView:
         self.now_line = bq.Lines(
             x=[], y=[], scales=scales, colors=[NOW], line_style="dotted", stroke_width=1.5
         )
+        # where a looping replay starts its data again: a dashed line and "loop N" at the top
+        self.seam_line = bq.Lines(
+            x=[], y=[], scales=scales, colors=[SEAM], line_style="dashed", stroke_width=1.5
+        )
+        self.seam_label = bq.Label(
+            x=[],
+            y=[],
+            text=[],
+            scales=scales,
+            colors=[SEAM],
+            default_size=12,
+            x_offset=4,
+            y_offset=12,
+            align="start",
+        )
+        self._seams: tuple = ()
         ax = bq.Axis(scale=self.sx, label="time (UTC)", tick_format="%H:%M", grid_lines="none")
         ay = bq.Axis(
             scale=self.sy,
@@ -128,6 +145,8 @@ class DashboardView:
                 self.pred,
                 self.real,
                 self.now_line,
+                self.seam_line,
+                self.seam_label,
                 self.forming_wick,
                 self.forming,
             ],
@@ -157,7 +176,8 @@ class DashboardView:
                     (BOLLINGER, 0.8, "Bollinger 20, 2σ"),
                 ]
             )
-            + "<span style='margin-left:14px'>dotted line: now</span></div>"
+            + "<span style='margin-left:14px'>dotted line: now</span>"
+            + f"<span style='margin-left:14px;color:{SEAM}'>dashed: the replay loops</span></div>"
         )
         self.message = w.HTML()
         self.symbol = w.Dropdown(options=SYMBOLS, description="Symbol")
@@ -326,7 +346,10 @@ class DashboardView:
         model_line: str,
         note: str = "",
         classifier: tuple[str, dict] | None = None,
+        seams: list[tuple[pd.Timestamp, str]] = (),
     ) -> None:
+        """Draw ``state``; ``seams`` are (time, label) pairs where a looping replay starts its
+        data again, marked with a dashed line and the label."""
         c = state.candles
         fc = state.forecast
         self.header.value = header_html(state.status, describe, note)
@@ -390,6 +413,7 @@ class DashboardView:
                 with self.sy.hold_sync():
                     self.sy.min, self.sy.max = y_range
                 self.now_line.y = list(y_range)
+        self._draw_seams(tuple(seams))
         if len(c) and changed:
             t_end = (fc.candles.index[-1] if fc is not None else c.index[-1]) + pd.Timedelta(
                 minutes=1
@@ -405,6 +429,20 @@ class DashboardView:
             volatility=self.shown("Volatility"),
             classifier=classifier,
         )
+
+    def _draw_seams(self, seams: tuple) -> None:
+        key = (seams, self._y_range)
+        if key == self._seams:
+            return
+        self._seams = key
+        lo, hi = self._y_range or (0.0, 1.0)
+        x = _naive(pd.DatetimeIndex([t for t, _ in seams])) if seams else []
+        with self.seam_line.hold_sync():
+            self.seam_line.x = [[t, t] for t in x]
+            self.seam_line.y = [[lo, hi] for _ in x]
+        with self.seam_label.hold_sync():
+            self.seam_label.x, self.seam_label.y = x, [hi] * len(x)
+            self.seam_label.text = [label for _, label in seams]
 
 
 def header_html(status: str, describe: str, note: str = "") -> str:

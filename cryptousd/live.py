@@ -132,6 +132,7 @@ class LiveSession:
         self.error: str | None = None
         self.failures = 0
         self.retry_at: float | None = None
+        self.failing_since: float | None = None  # clock time of the first failure in a row
         self.last_update: float | None = None
         self.paused = False
         self.finished = False
@@ -166,6 +167,7 @@ class LiveSession:
             result.error = self.error
             return result
         self.error, self.failures, self.retry_at = None, 0, None
+        self.failing_since = None
         self.last_update = now
         self.forming = poll.forming
         closed = poll.closed[OHLCV] if len(poll.closed) else poll.closed
@@ -181,6 +183,8 @@ class LiveSession:
     def _failed(self, exc: Exception, now: float) -> None:
         self.errors_seen += 1
         self.failures += 1
+        if self.failing_since is None:
+            self.failing_since = now
         if isinstance(exc, ReplayFinished):
             self.finished = True
         base, cap = self.backoff_s

@@ -9,7 +9,18 @@ it starts, not when a page is opened. The ``CRYPTOUSD_*`` variables (source, rep
 speed, refresh, model) come from the environment of the Voila process, so set them before it
 starts and restart it to change them; a page cannot pass its own (query strings are not read).
 A used kernel is replaced by a fresh one about a second later. ``pool_size=0`` serves cold
-kernels (one started per page, as Voila does by default).
+kernels (one started per page, as Voila does by default). A preheated kernel runs the notebook up
+to the timer and then waits for its page (``wait_for_viewer``): a replay's clock starts when
+someone watches.
+
+A closed page's kernel is meant to be freed twice over. The page's ``beforeunload`` handler
+(always on in Voila 0.5) asks the server to shut it down; where that never arrives (a crashed tab,
+a dropped network) the server culls kernels: every ``cull_interval_s`` it shuts down one that no
+page is connected to (``cull_connected=False``: a watched page is never culled) and that has been
+idle for ``cull_idle_s``. Known gap (issue 21): the dashboard's timer keeps sending widget updates
+with nobody watching, and the server still counts them as activity (``untracked_message_types``
+with ``comm_msg`` did not change that in a test), so a ticking kernel is not culled yet. Pool
+kernels waiting for a page are never culled.
 """
 
 from __future__ import annotations
@@ -25,6 +36,8 @@ DASHBOARD_NOTEBOOK = NOTEBOOKS_DIR / "06-live-dashboard.ipynb"
 # kernels kept running the notebook ahead of viewers: one for the next page, one for a reload or
 # a second viewer while the first is being replaced (each holds ~200 MB)
 POOL_SIZE = 2
+CULL_IDLE_S = 120  # a kernel with no page connected for this long is shut down
+CULL_INTERVAL_S = 30  # how often the server looks
 UNUSED_LAB_EXTENSIONS = ("jupyterlab-jupytext", "@voila-dashboards/jupyterlab-preview")
 
 
@@ -34,8 +47,11 @@ def voila_command(
     no_browser: bool = True,
     ip: str = "127.0.0.1",
     pool_size: int = POOL_SIZE,
+    cull_idle_s: float = CULL_IDLE_S,
+    cull_interval_s: float = CULL_INTERVAL_S,
 ) -> list[str]:
-    """The Voila command line; ``pool_size`` preheated kernels (0: a cold kernel per page)."""
+    """The Voila command line; ``pool_size`` preheated kernels (0: a cold kernel per page), an
+    unwatched kernel culled after ``cull_idle_s`` (checked every ``cull_interval_s``)."""
     voila = (
         shutil.which("voila", path=os.path.dirname(sys.executable))
         or shutil.which("voila")
@@ -53,16 +69,29 @@ def voila_command(
     cmd.append(f"--VoilaConfiguration.extension_denylist={list(UNUSED_LAB_EXTENSIONS)!r}")
     if pool_size > 0:
         cmd += ["--preheat_kernel=True", f"--pool_size={int(pool_size)}"]
+    cmd += cull_options(cull_idle_s, cull_interval_s)
     if no_browser:
         cmd.append("--no-browser")
     return cmd
 
 
+def cull_options(idle_s: float, interval_s: float) -> list[str]:
+    """Options that make the server shut down kernels no page is connected to."""
+    kernels = "--MappingKernelManager."
+    return [
+        f"{kernels}cull_idle_timeout={int(idle_s)}",
+        f"{kernels}cull_interval={int(interval_s)}",
+        f"{kernels}cull_connected=False",
+        f"{kernels}cull_busy=False",
+    ]
+
+
 def serve_dashboard(
-    port: int = 8866, *, open_browser: bool = False, pool_size: int = POOL_SIZE
+    port: int = 8866, *, open_browser: bool = False, pool_size: int = POOL_SIZE, loop: bool = True
 ) -> dict:
     """Run Voila in the foreground until Ctrl-C. On POSIX this process becomes Voila (exec), so a
-    service manager's SIGTERM reaches the server itself and leaves nothing behind."""
+    service manager's SIGTERM reaches the server itself and leaves nothing behind. ``loop=False``
+    makes a replay end with FINISHED (``CRYPTOUSD_REPLAY_LOOP=0``) instead of looping."""
     url = f"http://127.0.0.1:{port}/"
     print(f"CryptoUSD live dashboard: {url}  (Ctrl-C to stop)", flush=True)
     if pool_size > 0:
@@ -73,6 +102,8 @@ def serve_dashboard(
         )
     cmd = voila_command(port, no_browser=not open_browser, pool_size=pool_size)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    if not loop:
+        env["CRYPTOUSD_REPLAY_LOOP"] = "0"
     os.chdir(PROJECT_ROOT)
     if os.name == "posix":
         os.execve(cmd[0], cmd, env)

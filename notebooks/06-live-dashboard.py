@@ -39,7 +39,7 @@ model = None  # model folder or name (env CRYPTOUSD_MODEL)
 import os
 from dataclasses import replace
 
-from cryptousd.dashboard import Dashboard, Settings, served_by_voila
+from cryptousd.dashboard import Dashboard, Settings, served_by_voila, wait_for_viewer
 
 settings = Settings.from_env()
 overrides = {
@@ -72,10 +72,16 @@ dash.widget
 # runs end.
 # A failing source shows RECONNECTING with its error and the next retry; missed candles are
 # backfilled.
+#
+# Served with preheated kernels, this cell first waits for a page to ask for the kernel
+# (`wait_for_viewer`, Voila's `wait_for_request`): a replay's market clock starts when someone
+# watches, not when the kernel was started. A replay loops over its data (a dashed line and
+# "loop N" mark each seam) unless `CRYPTOUSD_REPLAY_LOOP=0`.
 
 # %%
 start_timer = served_by_voila() if live is None else bool(live)
 if start_timer:
+    wait_for_viewer()  # a preheated kernel waits here for its page (at once anywhere else)
     dash.start()
 if not start_timer:
     print("timer not started (not served by Voila); call dash.start() to go live")

@@ -45,12 +45,15 @@ def voila_server(
     timeout: float = 60.0,
     pool_size: int = POOL_SIZE,
     wait_preheated: bool = False,
+    cull: tuple[float, float] | None = None,
+    procs: list | None = None,
 ):
     """Yield the URL of a Voila server on a free localhost port, replaying the last shared month.
 
     ``pool_size`` preheated kernels as ``run.py dashboard`` serves them (0: a cold kernel per
     page); ``wait_preheated`` returns only once they have run the notebook (for timing a page
-    that opens on a warm server)."""
+    that opens on a warm server); ``cull`` = (idle s, interval s) shortens the kernel culling;
+    ``procs`` receives the server's process."""
     port = free_port()
     env = dict(
         os.environ,
@@ -69,13 +72,15 @@ def voila_server(
         else subprocess.DEVNULL
     )
     proc = subprocess.Popen(
-        voila_command(port, pool_size=pool_size),
+        voila_command(port, pool_size=pool_size, **culling(cull)),
         cwd=PROJECT_ROOT,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/"
+    if procs is not None:
+        procs.append(proc)
     try:
         deadline = time.monotonic() + timeout
         while True:  # wait for the port; a GET of the page would start a kernel of its own
@@ -99,6 +104,21 @@ def voila_server(
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def culling(cull: tuple[float, float] | None) -> dict:
+    return {} if cull is None else {"cull_idle_s": cull[0], "cull_interval_s": cull[1]}
+
+
+def kernels(server_pid: int) -> list:
+    """The server's kernel processes."""
+    import psutil
+
+    return [
+        p
+        for p in psutil.Process(server_pid).children(recursive=True)
+        if "ipykernel_launcher" in " ".join(p.cmdline())
+    ]
 
 
 def wait_for_idle_kernels(server_pid: int, n: int, deadline: float) -> None:

@@ -174,3 +174,25 @@ def test_streaming_indicators_follow_the_session_and_equal_the_batch_form(model,
     off = LiveSession(ReplaySource(candles, speed=None), model, indicators=False)
     off.tick()
     assert off.state().indicators is None
+
+
+def test_forecasts_and_scores_go_on_across_a_looping_replays_seam(model, real_candles):
+    """200 real minutes looped: after 400 ticks the session is in the third pass, its kept
+    candles one minute apart with no price jump, and every forecast past the seams scored."""
+    short = real_candles.iloc[:200][["open", "high", "low", "close", "volume"]]
+    src = ReplaySource(short, speed=None, loop=True)
+    s = LiveSession(src, model)
+    scored_before_seam = 0
+    for i in range(400):
+        s.tick()
+        if i == 130:
+            scored_before_seam = s.scorecard.n
+    assert s.status == "REPLAY step · loop 3" and s.error is None and not s.finished
+    kept = s.candles
+    assert (np.diff(kept.index.asi8) == 60_000_000_000).all()
+    assert s.scorecard.n > scored_before_seam + 200  # the scorecard went on past both seams
+    assert s.forecast.origin == kept.index[-1] and np.isfinite(s.forecast.p_up)
+    seam = short.index[0] + 2 * src.span
+    assert src.seams(kept.index[0], kept.index[-1]) == [seam]
+    jump = kept["open"].loc[seam] / kept["close"].shift().loc[seam]
+    assert jump == pytest.approx(1.0)

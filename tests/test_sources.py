@@ -18,8 +18,11 @@ from cryptousd import (
     SourceTimeout,
     SourceUnavailable,
 )
+from cryptousd.config import OHLCV
 from cryptousd.sources import ExchangeSource, ReplaySource, SimulatedSource, YahooSource
 from cryptousd.sources.replay import ReplayFinished
+
+from .conftest import assert_candle_frame
 
 T0 = 1_740_000_000_000 - 1_740_000_000_000 % 60_000  # start of a minute (ms)
 NOW_MS = T0 + 30_000  # the exchange's clock: 30 s into that minute
@@ -292,6 +295,60 @@ def test_replay_step_mode_and_end(candles):
             since = poll.closed.index[-1] if len(poll.closed) else since
     # after the first poll (the last 60 closed candles), every later candle arrives exactly once
     assert got == 69 and since == candles.index[69]
+
+
+def test_a_replay_that_ends_hands_out_every_closed_candle_before_finished(real_candles):
+    """400 real minutes at x60 polled every half second (30 market minutes): the poll that
+    crosses the end still returns the minutes closed since the last one (they were lost)."""
+    short = real_candles.iloc[:400][OHLCV]
+    t = [0.0]
+    src = ReplaySource(short, speed=60.0, clock=lambda: t[0])
+    since, got = None, []
+    with pytest.raises(ReplayFinished, match="restart it"):
+        for _ in range(30):
+            poll = src.poll(since)
+            got.append(poll.closed)
+            since = poll.closed.index[-1] if len(poll.closed) else since
+            t[0] += 0.5
+    seen = pd.concat(got)
+    assert seen.index.is_unique and seen.index[-1] == short.index[-1]
+    pd.testing.assert_frame_equal(seen, short.iloc[-len(seen) :], check_freq=False)
+    assert len(seen) == 400  # the first poll's 60 backfilled, then every later minute
+
+
+def test_a_looping_replay_continues_past_its_data_without_a_jump(real_candles):
+    short = real_candles.iloc[:400][OHLCV]
+    t = [0.0]
+    src = ReplaySource(short, speed=60.0, clock=lambda: t[0], loop=True)
+    since, got = None, []
+    for _ in range(30):  # 900 market minutes in 15 s of wall time, over two seams
+        poll = src.poll(since)
+        got.append(poll.closed)
+        since = poll.closed.index[-1] if len(poll.closed) else since
+        t[0] += 0.5
+    seen = pd.concat(got)
+    assert_candle_frame(seen)
+    assert (np.diff(seen.index.asi8) == 60_000_000_000).all()  # one minute apart, no jump back
+    span = pd.Timedelta(minutes=400)
+    seam = short.index[0] + span
+    assert src.seams(seen.index[0], seen.index[-1]) == [seam, seam + span]
+    after = seen.loc[seam]
+    assert after["open"] == pytest.approx(short["close"].iloc[-1])  # no price jump at the seam
+    ratio = short["close"].iloc[-1] / short["open"].iloc[0]
+    np.testing.assert_allclose(seen.loc[seam + span, "high"], short["high"].iloc[0] * ratio**2)
+    assert seen.loc[seam, "volume"] == short["volume"].iloc[0]
+    assert src.status == "REPLAY x60 · loop 3" and src.poll(since).forming is not None
+
+
+def test_restart_clock_goes_on_from_the_last_poll(real_candles):
+    t = [0.0]
+    src = ReplaySource(real_candles, speed=60.0, clock=lambda: t[0], loop=True)
+    first = src.poll(None)
+    t[0] = 3600.0  # an hour of wall time waiting for a viewer: 60 market hours
+    src.restart_clock()
+    assert src.now() == first.now
+    t[0] += 2.0
+    assert len(src.poll(first.closed.index[-1]).closed) == 2
 
 
 def test_simulated_source_is_labelled_and_valid():

@@ -88,17 +88,31 @@ def create_app(hub: Hub, *, token: str | None = None) -> FastAPI:
 
     @app.get("/healthz")
     async def healthz():
-        return {
-            "ok": True,
+        """Readiness: 200 while every symbol is live or replaying; 503 with the reasons while
+        one is FINISHED, failing for over a minute, without candles yet, or its loop stopped."""
+        why = hub.health()
+        reasons = [r for r in why.values() if r]
+        body = {
+            "ok": not reasons,
+            "reason": "; ".join(reasons) or None,
             "symbols": {
                 s: {
                     "status": f.session.status,
+                    "ready": why[s] is None,
+                    "reason": why[s],
                     "clients": len(f.subscribers),
                     "events": f.next_id - 1,
                 }
                 for s, f in hub.feeds.items()
             },
         }
+        return JSONResponse(body, status_code=503 if reasons else 200)
+
+    @app.get("/livez")
+    async def livez():
+        """Liveness: 200 while the process and its event loop answer and every tick loop runs."""
+        why = hub.alive()
+        return JSONResponse({"ok": why is None, "reason": why}, status_code=503 if why else 200)
 
     @app.get("/api/history")
     async def history(

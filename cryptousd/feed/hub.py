@@ -28,6 +28,7 @@ log = logging.getLogger("cryptousd.feed")
 BUFFER_EVENTS = 4096  # events kept for Last-Event-ID replays
 QUEUE_EVENTS = 256  # events a client may be behind before it is dropped
 HISTORY_KEEP = 10_000  # closed candles each session keeps for /api/history
+RECONNECT_GRACE_S = 60.0  # a source failing for longer than this makes the feed not ready
 
 
 @dataclass(eq=False)
@@ -124,6 +125,21 @@ class SymbolFeed:
             "scorecard": scorecard_json(s.scorecard),
         }
 
+    def health(self) -> str | None:
+        """Why this symbol is not ready (None when it is live or replaying): FINISHED, failing
+        for longer than :data:`RECONNECT_GRACE_S`, or no candles yet."""
+        s = self.session
+        if s.finished:
+            return f"{self.symbol}: FINISHED ({s.error}); restart the feed"
+        since = getattr(s, "failing_since", None)
+        if s.error is not None and since is not None:
+            failing_s = s.clock() - since
+            if failing_s > RECONNECT_GRACE_S:
+                return f"{self.symbol}: RECONNECTING for {failing_s:.0f} s ({s.error})"
+        if not self.ready.is_set():
+            return f"{self.symbol}: no candles yet ({s.status}); retry in a few seconds"
+        return None
+
     def publish(self) -> int:
         """Turn what changed in the session since the last call into events. Returns how many."""
         before = self.next_id
@@ -197,6 +213,8 @@ class SymbolFeed:
             except Exception as exc:  # a forecaster bug must not stop the feed
                 self.stats.tick_errors += 1
                 self.session.error = f"{type(exc).__name__}: {exc}"
+                if getattr(self.session, "failing_since", 0) is None:
+                    self.session.failing_since = self.session.clock()
                 log.exception("%s: tick failed", self.symbol)
             self.publish()
             await asyncio.sleep(max(0.0, self.refresh_s - (time.monotonic() - t0)))
@@ -212,6 +230,20 @@ class Hub:
     @property
     def symbols(self) -> list[str]:
         return list(self.feeds)
+
+    def health(self) -> dict[str, str | None]:
+        """Per symbol, why it is not ready (None when it is); a stopped tick loop is a failure."""
+        out = {s: f.health() for s, f in self.feeds.items()}
+        for task in self._tasks:
+            symbol = task.get_name().removeprefix("feed ")
+            if task.done() and symbol in out:
+                out[symbol] = f"{symbol}: its tick loop stopped; restart the feed"
+        return out
+
+    def alive(self) -> str | None:
+        """Why the process should be restarted (a tick loop that stopped), or None."""
+        stopped = [t.get_name() for t in self._tasks if t.done()]
+        return f"stopped: {', '.join(stopped)}; restart the feed" if stopped else None
 
     async def start(self) -> None:
         for feed in self.feeds.values():

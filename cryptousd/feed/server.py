@@ -27,6 +27,7 @@ class FeedSettings:
     source: str = "auto"
     replay: tuple[str, ...] = ()
     speed: float = 60.0
+    loop: bool = True  # a replay starts its data again at the end (False: FINISHED, /healthz 503)
     refresh_s: float = 1.0
     host: str = "127.0.0.1"
     port: int = 8000
@@ -132,8 +133,13 @@ def open_source(settings: FeedSettings, symbol: str):
         files = by_symbol[symbol]
         name = ", ".join(os.path.basename(f) for f in files)
         candles = load_candles(files if len(files) > 1 else files[0])
-        return ReplaySource(candles, speed=settings.speed, symbol=symbol, name=name), ""
-    return make_source(settings.source, symbol, replay=plain, speed=settings.speed)
+        source = ReplaySource(
+            candles, speed=settings.speed, symbol=symbol, name=name, loop=settings.loop
+        )
+        return source, ""
+    return make_source(
+        settings.source, symbol, replay=plain, speed=settings.speed, loop=settings.loop
+    )
 
 
 def build_hub(settings: FeedSettings) -> Hub:

@@ -1,7 +1,9 @@
 """Choosing and opening a market-data source by name, with the ``auto`` fallback chain.
 
 ``auto`` tries the exchange, then a replay of local candles (``CRYPTOUSD_REPLAY``, the store, the
-shared archives, the bundled sample), then a simulated market, and says why it fell back.
+shared archives, the bundled sample), then a simulated market, and says why it fell back. A replay
+loops over its data (see :mod:`cryptousd.sources.replay`) unless ``loop=False``: an offline demo
+runs for as long as someone watches.
 """
 
 from __future__ import annotations
@@ -55,8 +57,10 @@ def make_source(
     *,
     replay: tuple[str, ...] = (),
     speed: float = 60.0,
+    loop: bool = True,
 ) -> tuple[Source, str]:
-    """The source named ``kind`` (one of :data:`SOURCES`) for ``symbol``.
+    """The source named ``kind`` (one of :data:`SOURCES`) for ``symbol``; a replay loops over
+    its data unless ``loop`` is False (then it ends with FINISHED).
 
     Returns (source, note) where note says why ``auto`` took a fallback ("" otherwise).
     """
@@ -79,7 +83,7 @@ def make_source(
         return SimulatedSource(speed=speed), ""
     if kind == "replay":
         candles, name = replay_candles(replay)
-        return ReplaySource(candles, speed=speed, name=name), ""
+        return ReplaySource(candles, speed=speed, name=name, loop=loop), ""
     # auto
     notes = []
     try:
@@ -92,7 +96,7 @@ def make_source(
             raise DataError(f"{symbol}: {notes[-1]}, and local data has BTC only") from None
     try:
         candles, name = replay_candles(replay)
-        return ReplaySource(candles, speed=speed, name=name), "; ".join(
+        return ReplaySource(candles, speed=speed, name=name, loop=loop), "; ".join(
             notes
         ) + " -> replaying local data"
     except CryptoUSDError as exc:

@@ -4,6 +4,20 @@ A replay has its own market clock: it starts ``WINDOW`` candles into the data an
 minutes of market time per second of wall time (``speed=None`` moves one minute per poll, for tests
 and soak runs). The forming candle is revealed gradually: open first, then a close that walks from
 the open to the recorded close as the minute passes, with high and low clipped to match.
+
+A replay either ends or loops. One that ends (``loop=False``) first hands out every candle that
+closed, up to the data's last minute, then raises :class:`ReplayFinished`. One that loops
+(``loop=True``, what an automatically chosen replay does) plays its data again and again, each pass
+continuing the last one so that the chart never jumps back. Pass ``k`` (0 for the first) is the data
+transformed so::
+
+    open_time_k = open_time + k * span      span = last open_time - first open_time + 1 minute
+    price_k     = price * ratio ** k        ratio = last close / first open  (o, h, l, c)
+    volume_k    = volume
+
+so each pass starts where the one before ended, in time (one minute after its last candle) and in
+price (its first open equals the last close before it). The seams (where pass ``k >= 1`` starts)
+are :meth:`ReplaySource.seams`; the status says which pass is playing ("REPLAY x60 · loop 2").
 """
 
 from __future__ import annotations
@@ -39,6 +53,7 @@ class ReplaySource(Source):
         start=None,
         clock: Callable[[], float] = time.monotonic,
         name: str = "replay",
+        loop: bool = False,
     ):
         validate_candles(candles, name=name, allow_gaps=True)
         if len(candles) <= WINDOW:
@@ -52,11 +67,15 @@ class ReplaySource(Source):
         self.speed = speed
         self.symbol = symbol
         self.name = name
+        self.loop = loop
+        first, last = self.candles.index[0], self.candles.index[-1]
+        self.span = last - first + ONE_MINUTE  # one pass of the data in market time
+        self.ratio = float(self.candles["close"].iloc[-1] / self.candles["open"].iloc[0])
         self._clock = clock
-        first = self.candles.index[WINDOW] if start is None else pd.Timestamp(start)
-        self._t0_market = first
+        self._t0_market = self.candles.index[WINDOW] if start is None else pd.Timestamp(start)
         self._t0_wall = clock()
         self._steps = 0
+        self._polled: pd.Timestamp | None = None  # the market time of the last poll
 
     # clock ----------------------------------------------------------------------------------
     def now(self) -> pd.Timestamp:
@@ -71,9 +90,31 @@ class ReplaySource(Source):
         self._t0_market, self._t0_wall, self._steps = here, self._clock(), 0
         self.speed = speed
 
+    def restart_clock(self) -> None:
+        """Start the market clock again from the last poll's time (or its start): what a viewer
+        saw first is where the replay goes on, however long the source waited for one."""
+        self._t0_market = self._polled if self._polled is not None else self._t0_market
+        self._t0_wall, self._steps = self._clock(), 0
+
+    def pass_of(self, t: pd.Timestamp) -> int:
+        """Which pass of the data (0 for the first) plays market time ``t``."""
+        return max(0, (pd.Timestamp(t) - self.candles.index[0]) // self.span)
+
+    def seams(self, start, end) -> list[pd.Timestamp]:
+        """Where a pass after the first starts, for ``start <= seam <= end`` (none unless
+        looping)."""
+        if not self.loop:
+            return []
+        k0 = max(1, self.pass_of(start) + (pd.Timestamp(start) > self._seam(self.pass_of(start))))
+        return [self._seam(k) for k in range(k0, self.pass_of(end) + 1)]
+
+    def _seam(self, k: int) -> pd.Timestamp:
+        return self.candles.index[0] + k * self.span
+
     @property
     def status(self) -> str:
-        return "REPLAY step" if self.speed is None else f"REPLAY x{self.speed:g}"
+        label = "REPLAY step" if self.speed is None else f"REPLAY x{self.speed:g}"
+        return f"{label} · loop {self.pass_of(self.now()) + 1}" if self.loop else label
 
     def describe(self) -> str:
         return f"{self.status} {self.symbol} from {self.name}"
@@ -82,30 +123,60 @@ class ReplaySource(Source):
     def history(self, start, end=None) -> pd.DataFrame:
         now = self.now()
         end = now if end is None else min(pd.Timestamp(end), now)
-        # closed: open_time + 1 min <= end
-        a = int(np.searchsorted(self._ns, pd.Timestamp(start).value))
+        if not self.loop:
+            return self._closed(pd.Timestamp(start), end)
+        start = max(pd.Timestamp(start), self.candles.index[0])
+        if end <= start:
+            return self.candles.iloc[:0]
+        # closed: open_time + 1 min <= end, in each pass the range touches
+        parts = [
+            self._moved(self._closed(start - k * self.span, end - k * self.span), k)
+            for k in range(self.pass_of(start), self.pass_of(end - ONE_MINUTE) + 1)
+        ]
+        return parts[0] if len(parts) == 1 else pd.concat(parts)
+
+    def _closed(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        """The data's candles with ``start <= open_time`` and ``open_time + 1 min <= end``."""
+        a = int(np.searchsorted(self._ns, start.value))
         b = int(np.searchsorted(self._ns, (end - ONE_MINUTE).value, side="right"))
         return self.candles.iloc[a:b]
+
+    def _moved(self, part: pd.DataFrame, k: int) -> pd.DataFrame:
+        """``part`` of the data as pass ``k`` plays it (see the module's docstring)."""
+        if k == 0:
+            return part
+        out = part.copy()
+        out.index = out.index + k * self.span
+        out[["open", "high", "low", "close"]] *= self.ratio**k
+        return out
 
     def poll(self, since: pd.Timestamp | None) -> Poll:
         if self.speed is None:
             self._steps += 1
         now = self.now()
-        if now > self.candles.index[-1] + 2 * ONE_MINUTE:
-            raise ReplayFinished(
-                f"{self.name}: replay reached the end of its data at {self.candles.index[-1]}; "
-                "restart it"
-            )
+        last = self.candles.index[-1]
+        if not self.loop and now > last + 2 * ONE_MINUTE:
+            if since is not None and since >= last:
+                raise ReplayFinished(
+                    f"{self.name}: replay reached the end of its data at {last}; restart it, "
+                    "or replay without --no-loop (CRYPTOUSD_REPLAY_LOOP=1) to loop"
+                )
+            now = last + ONE_MINUTE  # the closed candles not handed out yet, then FINISHED
+        self._polled = now
         start = poll_start(since, now, backfill=WINDOW)
         closed = self.history(start, now)
         return Poll(closed, self._forming(now), now)
 
     def _forming(self, now: pd.Timestamp) -> pd.Series | None:
         minute = now.floor("1min")
-        i = int(np.searchsorted(self._ns, minute.value))
-        if i >= len(self._ns) or self._ns[i] != minute.value or self.speed is None:
+        k = self.pass_of(minute) if self.loop else 0
+        i = int(np.searchsorted(self._ns, (minute - k * self.span).value))
+        if i >= len(self._ns) or self._ns[i] != (minute - k * self.span).value:
+            return None
+        if self.speed is None:
             return None
         o, h, lo, c, v = self.candles.iloc[i].to_numpy()
+        o, h, lo, c = (x * self.ratio**k for x in (o, h, lo, c))
         frac = float((now - minute) / ONE_MINUTE)
         close = o + (c - o) * frac
         top, bottom = max(o, close), min(o, close)
