@@ -259,6 +259,8 @@ class Dashboard:
         with self._lock:  # a replay's market clock starts now, not when the kernel started
             getattr(self.session.source, "restart_clock", lambda: None)()
 
+        watch = PageWatch()
+
         def loop():
             failing = False
             while not self._stop.is_set():
@@ -269,6 +271,8 @@ class Dashboard:
                 except Exception as exc:  # noqa: BLE001 - the page must say it, the loop must go on
                     self._show_error(f"{type(exc).__name__}: {exc}")
                     failing = True
+                if watch.page_gone():  # nobody watches: stop, so the server can cull the kernel
+                    self._stop.set()
                 self._stop.wait(self.settings.refresh_s)
 
         self._thread = threading.Thread(target=loop, name="cryptousd-live", daemon=True)
@@ -276,6 +280,57 @@ class Dashboard:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+class PageWatch:
+    """Whether the page this Voila kernel serves is still open.
+
+    Voila frees a page's kernel when the page's unload beacon arrives; a crashed tab or a dropped
+    network sends none, and a kernel whose timer keeps ticking never looks idle to the server's
+    culler. So the timer asks the server, every ``every_s``, how many pages are connected to its
+    own kernel (``GET /api/kernels/<id>``, as Voila's environment names it), and reports the page
+    gone after ``gone_s`` with none: the timer stops, the kernel goes idle, the culler frees it.
+    Outside Voila, or where the server does not answer that (a token, a proxy in between), it
+    never reports the page gone.
+    """
+
+    def __init__(self, env=os.environ, gone_s: float | None = None, every_s=None, clock=None):
+        kernel, port = env.get("VOILA_KERNEL_ID"), env.get("VOILA_APP_PORT")
+        if gone_s is None:  # CRYPTOUSD_UNWATCHED_S: seconds with no page before the timer stops
+            gone_s = float(env.get("CRYPTOUSD_UNWATCHED_S") or 60.0)
+        every_s = min(10.0, gone_s / 3) if every_s is None else every_s
+        base = env.get("VOILA_SERVER_URL", "/")
+        host = env.get("VOILA_APP_IP", "127.0.0.1")
+        self.url = f"http://{host}:{port}{base}api/kernels/{kernel}" if kernel and port else None
+        self.gone_s, self.every_s = gone_s, every_s
+        self._clock = clock or time.monotonic
+        self._next = self._clock()
+        self._alone_since: float | None = None
+
+    def connections(self) -> int | None:
+        """Pages connected to this kernel, or None where the server does not say."""
+        import httpx
+
+        try:
+            r = httpx.get(self.url, timeout=2.0)
+            return int(r.json()["connections"]) if r.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            return None
+
+    def page_gone(self) -> bool:
+        now = self._clock()
+        if self.url is None or now < self._next:
+            return False
+        self._next = now + self.every_s
+        n = self.connections()
+        if n is None:
+            self.url = None  # the server does not tell: never guess the page is gone
+            return False
+        if n > 0:
+            self._alone_since = None
+            return False
+        self._alone_since = self._alone_since if self._alone_since is not None else now
+        return now - self._alone_since >= self.gone_s
 
 
 def seams_shown(source, state) -> list:

@@ -13,14 +13,14 @@ kernels (one started per page, as Voila does by default). A preheated kernel run
 to the timer and then waits for its page (``wait_for_viewer``): a replay's clock starts when
 someone watches.
 
-A closed page's kernel is meant to be freed twice over. The page's ``beforeunload`` handler
-(always on in Voila 0.5) asks the server to shut it down; where that never arrives (a crashed tab,
-a dropped network) the server culls kernels: every ``cull_interval_s`` it shuts down one that no
-page is connected to (``cull_connected=False``: a watched page is never culled) and that has been
-idle for ``cull_idle_s``. Known gap (issue 21): the dashboard's timer keeps sending widget updates
-with nobody watching, and the server still counts them as activity (``untracked_message_types``
-with ``comm_msg`` did not change that in a test), so a ticking kernel is not culled yet. Pool
-kernels waiting for a page are never culled.
+A closed page's kernel is freed twice over. The page's ``beforeunload`` handler (always on in
+Voila 0.5) asks the server to shut it down at once (with the XSRF check off, see
+``voila_command``: the beacon was refused before). Where that never arrives (a crashed tab, a
+dropped network) the dashboard's timer notices that no page has been connected to its kernel for
+a minute and stops (:class:`cryptousd.dashboard.PageWatch`); the kernel then goes idle and the
+server culls it: every ``cull_interval_s`` it shuts down a kernel no page is connected to
+(``cull_connected=False``: a watched page is never culled) that has been idle for ``cull_idle_s``.
+Pool kernels waiting for a page are never culled.
 """
 
 from __future__ import annotations
@@ -70,6 +70,12 @@ def voila_command(
     if pool_size > 0:
         cmd += ["--preheat_kernel=True", f"--pool_size={int(pool_size)}"]
     cmd += cull_options(cull_idle_s, cull_interval_s)
+    # The page's unload beacon (POST /voila/api/shutdown/<kernel id>) carries the _xsrf cookie,
+    # which standalone Voila never sets, so the server refused every one with 403 and kept the
+    # closed page's kernel (voila-dashboards/voila#1458). Every state-changing route of
+    # standalone Voila names a kernel by its random id, which another site cannot know, so the
+    # XSRF check guards nothing here; with it off the beacon frees the kernel.
+    cmd.append("--Voila.tornado_settings=disable_check_xsrf=True")
     if no_browser:
         cmd.append("--no-browser")
     return cmd

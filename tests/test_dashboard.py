@@ -244,3 +244,51 @@ def test_p_up_from_the_direction_classifier_and_the_panel_says_which(dash, real_
     assert (s.classifier, s.classifier_kind) == ("direction-btcusdt-1m", "mlp")
     with pytest.raises(DataError, match="choose mlp or lstm"):
         Settings.from_env({"CRYPTOUSD_CLASSIFIER": "x:forest"})
+
+
+def test_page_watch_reports_a_page_gone_only_after_a_minute_alone_and_never_guesses():
+    """Against a real HTTP server answering as Voila's /api/kernels/<id> does."""
+    import http.server
+    import json
+    import threading
+
+    from cryptousd.dashboard import PageWatch
+
+    answer = {"status": 200, "connections": 1}
+
+    class Kernels(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            assert self.path == "/voila/api/kernels/k1"
+            body = json.dumps({"id": "k1", "connections": answer["connections"]}).encode()
+            self.send_response(answer["status"])
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Kernels)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {
+        "VOILA_KERNEL_ID": "k1",
+        "VOILA_APP_PORT": str(server.server_port),
+        "VOILA_SERVER_URL": "/voila/",
+    }
+    now = [0.0]
+    try:
+        watch = PageWatch(env, clock=lambda: now[0])
+        assert (watch.gone_s, watch.every_s) == (60.0, 10.0)
+        seen = []
+        for t, connections in [(0, 1), (10, 0), (15, 0), (65, 0), (75, 0)]:
+            now[0], answer["connections"] = t, connections
+            seen.append(watch.page_gone())
+        # alone since 10 s; 15 s is before the next look (every 10 s); gone 60 s after 10
+        assert seen == [False, False, False, False, True]
+        now[0], answer["connections"] = 90, 1  # a page came back: the count starts again
+        assert not watch.page_gone()
+        answer["status"] = 403  # a token in front: the server does not say, so never "gone"
+        now[0] = 200
+        assert not watch.page_gone() and watch.url is None
+    finally:
+        server.shutdown()
+    assert PageWatch({}).url is None and not PageWatch({}).page_gone()  # outside Voila
