@@ -291,7 +291,7 @@ class PageWatch:
     own kernel (``GET /api/kernels/<id>``, as Voila's environment names it), and reports the page
     gone after ``gone_s`` with none: the timer stops, the kernel goes idle, the culler frees it.
     Outside Voila, or where the server does not answer that (a token, a proxy in between), it
-    never reports the page gone.
+    never reports the page gone: then only the unload beacon frees a closed page's kernel.
     """
 
     def __init__(self, env=os.environ, gone_s: float | None = None, every_s=None, clock=None):
