@@ -381,6 +381,8 @@ def cmd_backtest(args) -> dict:
         f"from {report.start} to {report.end}"
     )
     print(report.table().to_string())
+    for note in report.notes().values():
+        print(note)
     out = report.to_dict()
     out.update(model=model.name, data=paths)
     return out
