@@ -68,13 +68,22 @@ def ensure_env() -> None:
     say("environment ready")
 
 
+def lab_command(args: list[str], euid: int | None = None) -> list[str]:
+    """JupyterLab on notebooks/; as root (a container) Jupyter refuses to start without
+    --allow-root, so it is added there."""
+    if euid is None:
+        euid = os.geteuid() if hasattr(os, "geteuid") else -1
+    root = ["--allow-root"] if euid == 0 and "--allow-root" not in args else []
+    return [str(BIN / "jupyter"), "lab", "notebooks/", *root, *args]
+
+
 def main(argv: list[str]) -> int:
     tasks = {
         "dashboard": lambda a: [str(BIN / "cryptousd"), "dashboard", *a],
         "serve": lambda a: [str(BIN / "cryptousd"), "serve", *a],
         "test": lambda a: [str(PY), "-m", "pytest", *a],
         "notebooks": lambda a: [str(BIN / "cryptousd"), "notebooks", *a],
-        "lab": lambda a: [str(BIN / "jupyter"), "lab", "notebooks/", *a],
+        "lab": lab_command,
         "bench": None,
         "lint": None,
     }

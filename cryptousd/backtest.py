@@ -59,6 +59,24 @@ class BacktestResult:
     staggered: bool = False
     account_returns: np.ndarray | None = None  # non-overlapping hold-minute returns (Sharpe)
     sides: float = 0.0  # position changes in units (entry 1, flip 2), final exits not counted
+    threshold_bps: float = math.nan  # the forecast return a trade needs (round trip + margin)
+    largest_move_bps: float = math.nan  # the largest forecast return (either way when shorting)
+    short: bool = False
+    threshold_is: str = "the round-trip cost"  # what the threshold is made of
+
+    def why_no_trades(self) -> str | None:
+        """One sentence saying why a rule never traded (None when it traded, or has no rule)."""
+        if self.trades or math.isnan(self.threshold_bps):
+            return None
+        largest = (
+            f"move either way was {abs(self.largest_move_bps):.3g} bps"
+            if self.short
+            else f"move was {self.largest_move_bps:+.3g} bps"
+        )
+        return (
+            f"{self.name}: no forecast cleared {self.threshold_is} of {self.threshold_bps:g} bps; "
+            f"the largest forecast {self.hold}-minute {largest}"
+        )
 
     def stats(self) -> dict:
         """Total return, annualised Sharpe, max drawdown, hit rate, turnover, trades, exposure."""
@@ -155,6 +173,11 @@ class BacktestReport:
     def equity(self) -> pd.DataFrame:
         return pd.DataFrame({k: r.equity for k, r in self.results.items()})
 
+    def notes(self) -> dict[str, str]:
+        """Names to one sentence each, for the rules that never traded (why not)."""
+        why = {k: r.why_no_trades() for k, r in self.results.items()}
+        return {k: w for k, w in why.items() if w}
+
     def to_dict(self) -> dict:
         return {
             "start": str(self.start),
@@ -163,6 +186,7 @@ class BacktestReport:
             "slippage_bps": self.slippage_bps,
             "hold_minutes": self.hold,
             "results": {k: r.stats() for k, r in self.results.items()},
+            "notes": self.notes(),
             **self.extra,
         }
 
@@ -230,10 +254,16 @@ def backtest_all(
         if mean is None:
             feats = inputs_of(candles, {name: f}, arr.feats, input_cache)[name]
             mean = f.predict_origins(feats, arr.logc, arr.times, origins)
-        sig = signals_from_forecast(
-            np.expm1(mean[:, hold - 1]), margin_bps=margin_bps, allow_short=allow_short, **costs
-        )
+        move = np.expm1(mean[:, hold - 1])
+        sig = signals_from_forecast(move, margin_bps=margin_bps, allow_short=allow_short, **costs)
         results[name] = _run(name, close, origins, sig, candles.index, hold, accounts, **costs)
+        results[name].threshold_bps = 2 * (fee_bps + slippage_bps) + margin_bps
+        results[name].largest_move_bps = 1e4 * float(
+            np.abs(move).max() if allow_short else move.max()
+        )
+        results[name].short = bool(allow_short)
+        if margin_bps:
+            results[name].threshold_is = "the round-trip cost plus the margin"
     results["buy_and_hold"] = _run(
         "buy_and_hold",
         close,

@@ -113,26 +113,45 @@ def _fetch_binance_vision(args, store) -> dict:
         base_url=args.base_url or DEFAULT_BASE_URL,
         dest=args.dest,
     )
-    print(report.summary())
-    for name, why in report.failed.items():  # each reason already names its file
-        print(f"failed  {why}" if why.startswith(name) else f"failed  {name}: {why}")
+    if not report.unreachable:  # unreachable: the one line at the end says it all
+        print(report.summary())
+        for name, why in report.failed.items():  # each reason already names its file
+            print(f"failed  {why}" if why.startswith(name) else f"failed  {name}: {why}")
     added = import_archives(report, store, market=args.market) if report.files else 0
-    print(f"{added:,d} new candles in {store.root}")
+    if not report.unreachable:
+        print(f"{added:,d} new candles in {store.root}")
     result = {
         "source": "binance-vision",
         "downloaded": [str(f) for f in report.downloaded],
         "skipped": [str(f) for f in report.skipped],
         "missing": report.missing,
         "failed": report.failed,
+        "unreachable": report.unreachable,
         "new_rows": added,
     }
     if not report.ok:
         _write_result(result, getattr(args, "json", None))
-        raise CryptoUSDError(
+        raise CryptoUSDError(_fetch_failure(report, added, store))
+    return result
+
+
+def _fetch_failure(report, added: int, store) -> str:
+    """The one line that ends a binance-vision fetch that did not get everything."""
+    if not report.unreachable:
+        return (
             f"{len(report.failed)} file(s) failed (listed above); the good ones are kept "
             "and imported: run the same command again to retry the rest"
         )
-    return result
+    kept = (
+        f"the {len(report.skipped)} file(s) already here are kept ({added:,d} new candles in "
+        f"{store.root})"
+        if report.skipped
+        else "none was here before"
+    )
+    return (
+        f"cannot reach {report.unreachable}, so {len(report.failed)} file(s) were not fetched; "
+        f"{kept}: check the network or --base-url, then run the same command again"
+    )
 
 
 def cmd_data(args) -> dict:
@@ -381,6 +400,8 @@ def cmd_backtest(args) -> dict:
         f"from {report.start} to {report.end}"
     )
     print(report.table().to_string())
+    for note in report.notes().values():
+        print(note)
     out = report.to_dict()
     out.update(model=model.name, data=paths)
     return out

@@ -25,6 +25,7 @@ from .candle_files import expand_paths, load_candles
 from .candle_store import CandleStore
 from .config import DATA_DIR, PROJECT_ROOT, STORE_DIR, shared_archives
 from .errors import DataError
+from .times import to_utc
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
 SAMPLE_FILE = SAMPLE_DIR / "BTCUSDT-1m-2025-03-25_31.zip"
@@ -133,4 +134,35 @@ def locate_candles(data=None, *, env=None, files_only: bool = False) -> DataLoca
         "sample",
         f"sample: the 7 days shipped with the package ({SAMPLE_FILE.name}); "
         f"for the full history run `{FETCH_HINT}`",
+    )
+
+
+def _covered_by(where) -> str:
+    if where is None:
+        return "the data"
+    if getattr(where, "is_sample", False):
+        return f"the 7-day sample shipped with the package ({SAMPLE_FILE.name})"
+    return f"the data ({where})"
+
+
+def check_covers(candles: pd.DataFrame, start=None, end=None, *, what="the range", where=None):
+    """Refuse, in one sentence, a range ``start .. end`` (``end`` exclusive; either may be None)
+    that reaches outside ``candles``: what the data cover, and what to do (a range inside them,
+    or fetch the history). ``where`` (a :class:`DataLocation`) names the data in the message.
+    """
+    if candles.empty:
+        raise DataError(f"{_covered_by(where)}: no candles at all; run `{FETCH_HINT}`")
+    first, last = candles.index[0], candles.index[-1]
+    step = candles.index[1] - first if len(candles) > 1 else pd.Timedelta(minutes=1)
+    a = to_utc(start) if start is not None else first
+    b = to_utc(end) if end is not None else None
+    shown = f"{a:%Y-%m-%d %H:%M}" + (f" .. {b:%Y-%m-%d %H:%M}" if b is not None else "")
+    if b is not None and b <= a:
+        raise DataError(f"{what} {shown}: it ends before it starts; swap them")
+    if first <= a < last + step and (b is None or b <= last + step):
+        return
+    raise DataError(
+        f"{what} {shown} UTC is not inside {_covered_by(where)}, "
+        f"{first:%Y-%m-%d %H:%M} .. {last:%Y-%m-%d %H:%M} UTC: give a range inside that, "
+        f"or fetch the history with `{FETCH_HINT}`"
     )

@@ -33,7 +33,7 @@ store_dir = None  # where the store lives (None: data/store)
 source = "archive"  # archive | exchange | yahoo
 # ccxt id for source="exchange" (Coinbase and Kraken serve the US; Binance.com does not)
 exchange = "coinbase"
-symbol = "BTC/USD"  # market for source="exchange"
+symbol = "BTC/USD"  # the market to fetch from the exchange
 days = 1.0  # how far back to fetch online
 
 # %% [markdown]

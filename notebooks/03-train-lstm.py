@@ -74,6 +74,9 @@ if where.is_sample:  # a fresh clone: a 7-day split, and the way to the full his
 candles = where.load()
 if interval != "1min":
     candles = cu.resample_candles(candles, interval)
+cu.locate.check_covers(
+    candles, train_range[0], test_range[1], what="train_range .. test_range", where=where
+)
 data = [p.name for p in where.files()] or [str(where)]
 print(f"{len(candles):,d} {interval} candles from {candles.index[0]} to {candles.index[-1]}")
 

@@ -67,6 +67,7 @@ where = cu.locate_candles(data)
 print(where)
 first_needed = pd.Timestamp(start, tz="UTC") - pd.Timedelta(days=custom_fit_days + 1)
 candles = where.load(start=first_needed)  # windows before the first origin, and section 8's fit
+cu.locate.check_covers(candles, start, end, what="start .. end", where=where)
 data = [p.name for p in where.files()] or [str(where)]
 model = cu.load_forecaster(model_name)
 forecasters = {model.name: model, **cu.load_baselines(model_name)}

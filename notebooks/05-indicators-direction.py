@@ -74,6 +74,9 @@ out = "runs/models/direction-nb"  # where this notebook's model folder goes
 where = cu.locate_candles(data)
 print(where)
 candles = where.load()
+if show_day:
+    day_end = pd.Timestamp(show_day) + pd.Timedelta(days=1)
+    cu.locate.check_covers(candles, show_day, day_end, what="show_day", where=where)
 frame = ind.indicator_frame(candles)
 print(f"{len(candles):,d} candles, {candles.index[0]} .. {candles.index[-1]}")
 frame.describe().T[["mean", "std", "min", "max"]]

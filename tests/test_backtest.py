@@ -59,6 +59,32 @@ def test_backtest_reports_every_rule_and_buy_and_hold(candles):
     assert rich.loc["leaky", "trades"] < t.loc["leaky", "trades"]
 
 
+@pytest.mark.parametrize("short", [False, True])
+def test_a_rule_that_never_trades_says_why(candles, short):
+    (p,) = calibrated(candles.iloc[:2000], Persistence())
+    fs = {"persistence": p, "leaky": Leaky()}
+    rep = backtest_all(candles, fs, start=candles.index[2000], fee_bps=2000, allow_short=short)
+    # the leak forecasts each period's own move (+1e-6 in log terms); no move reaches 40 %
+    eq = rep.results["leaky"].equity
+    close = candles["close"]
+    moves = close[eq.index].to_numpy() / close[eq.index - pd.Timedelta("10min")].to_numpy() - 1
+    largest = 1e4 * (np.abs(moves).max() if short else moves.max())
+    assert rep.results["leaky"].largest_move_bps == pytest.approx(largest, abs=0.02)
+    either = " either way" if short else ""
+    shown = f"{largest:.3g}" if short else f"{largest:+.3g}"
+    assert rep.notes() == {
+        "persistence": "persistence: no forecast cleared the round-trip cost of 4002 bps; "
+        f"the largest forecast 10-minute move{either} was {'0' if short else '+0'} bps",
+        "leaky": "leaky: no forecast cleared the round-trip cost of 4002 bps; "
+        f"the largest forecast 10-minute move{either} was {shown} bps",
+    }
+    assert rep.to_dict()["notes"] == rep.notes()
+    # at a cost the leak clears, it trades and nothing needs saying about it
+    cheap = backtest_all(candles, fs, start=candles.index[2000], fee_bps=5, margin_bps=1)
+    assert set(cheap.notes()) == {"persistence"}
+    assert "round-trip cost plus the margin of 13 bps" in cheap.notes()["persistence"]
+
+
 def test_buy_and_hold_pays_one_entry_and_one_exit(candles):
     (p,) = calibrated(candles.iloc[:2000], Persistence())
     rep = backtest_all(
@@ -205,6 +231,12 @@ def test_buy_and_hold_with_every_cli_default_on_real_data(recent_file, tmp_path)
     assert -0.065 < bh["total_return"] < -0.055  # the market fell about 5.9 % over those days
     assert bh["trades"] == 1 and bh["costs"] == pytest.approx(2 * cost)
     assert d["hold_minutes"] == 10 and d["staggered"] is False
+    # every forecaster that never traded says why, in the JSON as on the screen
+    assert set(d["notes"]) == {n for n, r in d["results"].items() if r["trades"] == 0}
+    assert d["notes"]["persistence"] == (
+        "persistence: no forecast cleared the round-trip cost of 22 bps; "
+        "the largest forecast 10-minute move was +0 bps"
+    )
 
 
 @pytest.mark.parametrize(

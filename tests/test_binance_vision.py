@@ -233,24 +233,43 @@ def test_timeout_fails_that_file_and_leaves_nothing(server, tmp_path, where):
     assert not (dest / name("2025-01")).exists() and leftovers(dest) == []
 
 
-def test_connection_refused_fails_every_file_with_one_line(tmp_path):
+def closed_port() -> int:
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    dest = tmp_path / "dest"
-    report = download_archive(
+        return sock.getsockname()[1]
+
+
+def unreachable_fetch(base_url: str, dest: Path) -> DownloadReport:
+    return download_archive(
         "BTCUSDT",
         start="2025-01",
         end="2025-02",
-        base_url=f"http://127.0.0.1:{port}",
+        base_url=base_url,
         dest=dest,
         timeout_s=2,
         progress=False,
         today=date(2025, 6, 1),
     )
-    assert sorted(report.failed) == [name(m) for m in MONTHS]
-    assert all("connection" in m and "\n" not in m for m in report.failed.values())
-    assert list(dest.iterdir()) == []
+
+
+def test_connection_refused_stops_at_the_first_file_and_says_which_host(tmp_path):
+    port = closed_port()
+    report = unreachable_fetch(f"http://127.0.0.1:{port}", tmp_path / "dest")
+    host = f"127.0.0.1:{port} (connection refused)"
+    assert report.unreachable == host and not report.ok
+    assert report.failed == {
+        name("2025-01"): f"{name('2025-01')}: cannot reach {host}",
+        name("2025-02"): f"{name('2025-02')}: not fetched, cannot reach {host}",  # not tried
+    }
+    assert report.summary() == f"cannot reach {host}: 2 file(s) not fetched, 0 already there"
+    assert list((tmp_path / "dest").iterdir()) == []
+
+
+def test_a_host_that_does_not_resolve_is_named(tmp_path):
+    # .invalid never resolves (RFC 2606), so this needs no network and reaches none
+    report = unreachable_fetch("http://archive.invalid", tmp_path / "dest")
+    assert report.unreachable == "archive.invalid (its name does not resolve)"
+    assert len(report.failed) == 2 and report.downloaded == []
 
 
 # ---- URLs ----------------------------------------------------------------------------------------
@@ -427,6 +446,31 @@ def test_cli_fetch_binance_vision_downloads_and_imports(server, tmp_path, capsys
     assert main(argv) == 0  # again: everything is already there
     assert json.loads((tmp_path / "f.json").read_text())["new_rows"] == 0
     assert "0 downloaded, 2 already there" in capsys.readouterr().out
+
+
+def test_cli_fetch_offline_says_so_in_one_line_and_keeps_what_is_there(server, tmp_path, capsys):
+    from cryptousd.cli import main
+
+    fetch(server, tmp_path / "zips", end="2025-01")  # January is already here
+    port = closed_port()
+    argv = ["fetch", "--source", "binance-vision", "--start", "2025-01", "--end", "2025-02"]
+    argv += ["--base-url", f"http://127.0.0.1:{port}", "--dest", str(tmp_path / "zips")]
+    argv += ["--store", str(tmp_path / "store"), "--json", str(tmp_path / "f.json")]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == f"wrote {tmp_path / 'f.json'}\n"  # and nothing else
+    assert captured.err == (
+        f"error: cannot reach 127.0.0.1:{port} (connection refused), so 1 file(s) were not "
+        f"fetched; the 1 file(s) already here are kept ({ROWS:,d} new candles in "
+        f"{tmp_path / 'store'}): check the network or --base-url, then run the same command "
+        "again\n"
+    )
+    assert len(CandleStore(tmp_path / "store").read(symbol="BTC/USDT")) == ROWS
+    import json
+
+    result = json.loads((tmp_path / "f.json").read_text())
+    assert result["unreachable"] == f"127.0.0.1:{port} (connection refused)"
+    assert list(result["failed"]) == [name("2025-02")] and result["new_rows"] == ROWS
 
 
 def test_cli_fetch_binance_vision_keeps_the_good_month_and_fails_in_one_line(

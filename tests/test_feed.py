@@ -149,7 +149,27 @@ def test_the_openapi_page_lists_the_endpoints(feed):
     spec = httpx.get(f"{feed}/openapi.json").json()
     for p in ("/api/history", "/api/predict", "/api/metrics", "/api/stream", "/healthz"):
         assert p in spec["paths"]
-    assert httpx.get(f"{feed}/docs").status_code == 200
+
+
+def test_nothing_the_feed_serves_needs_a_cdn(feed):
+    """Offline, FastAPI's /docs (Swagger UI from a CDN) would be blank: it leads to the
+    description instead, /redoc is not served, and the page and its files are local."""
+    docs = httpx.get(f"{feed}/docs", follow_redirects=True)
+    assert docs.status_code == 200 and str(docs.url) == f"{feed}/openapi.json"
+    assert "/api/predict" in docs.json()["paths"]
+    assert httpx.get(f"{feed}/redoc").status_code == 404
+    for path in ("/", "/static/app.js", "/static/style.css"):
+        text = httpx.get(f"{feed}{path}").text
+        assert "cdn" not in text.lower() and "https://" not in text, path
+
+
+def test_the_favicon_is_the_packaged_icon(feed):
+    from importlib.resources import files
+
+    r = httpx.get(f"{feed}/favicon.ico")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/x-icon"
+    assert r.content == (files("cryptousd.feed") / "static" / "favicon.ico").read_bytes()
+    assert r.content[:4] == b"\x00\x00\x01\x00"  # an ICO file
 
 
 def test_a_new_client_gets_60_candles_then_forecast_tick_and_state_then_live_events(feed):

@@ -15,7 +15,7 @@ from importlib.resources import files
 from typing import Annotated
 
 from fastapi import FastAPI, Header, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sse_starlette import EventSourceResponse
 
 from .events import candles_json, forecast_json, num
@@ -57,6 +57,10 @@ def create_app(hub: Hub, *, token: str | None = None) -> FastAPI:
         description="One live session per symbol: candles, forecasts and scores, shared by all.",
         version="1",
         lifespan=lifespan,
+        # FastAPI's /docs and /redoc load their scripts from a CDN and are blank offline; the
+        # description is /openapi.json, and /docs leads there (see docs_redirect below)
+        docs_url=None,
+        redoc_url=None,
     )
 
     @app.exception_handler(FeedError)
@@ -215,6 +219,15 @@ def create_app(hub: Hub, *, token: str | None = None) -> FastAPI:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page():
         return HTMLResponse(_static("index.html"))
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs_redirect():
+        return RedirectResponse("openapi.json")  # relative: right behind a path prefix too
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon():
+        icon = (files("cryptousd.feed") / "static" / "favicon.ico").read_bytes()
+        return Response(icon, media_type="image/x-icon", headers={"Cache-Control": "max-age=86400"})
 
     @app.get("/static/{name}", include_in_schema=False)
     async def static(name: str):

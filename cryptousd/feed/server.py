@@ -191,7 +191,10 @@ def serve_feed(settings: FeedSettings) -> dict:
     url = f"http://{settings.host}:{settings.port}/"
     for feed in hub.feeds.values():
         print(f"{feed.symbol}: {feed.session.source.describe()}  {feed.note}".rstrip(), flush=True)
-    print(f"CryptoUSD live feed: {url}  (API docs {url}docs; Ctrl-C to stop)", flush=True)
+    print(
+        f"CryptoUSD live feed: {url}  (API description {url}openapi.json; Ctrl-C to stop)",
+        flush=True,
+    )
     uvicorn.run(
         app,
         host=settings.host,

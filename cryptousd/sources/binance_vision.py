@@ -42,6 +42,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import socket
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -238,12 +239,16 @@ class DownloadReport:
     skipped : zips already there whose SHA-256 matched their saved checksum.
     missing : file names the archive does not have (HTTP 404: not published (yet)).
     failed : file name -> one-line error (checksum mismatch, HTML page, timeout, network).
+    unreachable : "HOST (why)" when the archive could not be reached at all (name not resolved,
+        connection refused, no route): the run stopped there and every file not already on disk
+        is in ``failed``.
     """
 
     downloaded: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    unreachable: str = ""
 
     @property
     def ok(self) -> bool:
@@ -257,6 +262,11 @@ class DownloadReport:
 
     def summary(self) -> str:
         """One line: counts, the missing names and the first failure."""
+        if self.unreachable:
+            return (
+                f"cannot reach {self.unreachable}: {len(self.failed)} file(s) not fetched, "
+                f"{len(self.skipped)} already there"
+            )
         text = (
             f"{len(self.downloaded)} downloaded, {len(self.skipped)} already there, "
             f"{len(self.missing)} not published (yet), {len(self.failed)} failed"
@@ -276,7 +286,12 @@ class _NotPublished(Exception):
 
 
 class _ConnectionLost(SourceUnavailable):
-    """A connection error (worth one retry)."""
+    """A connection error (worth one retry). ``unreachable`` is "HOST (why)" when no connection
+    could be made at all (the host does not resolve, refuses, or has no route)."""
+
+    def __init__(self, message: str, unreachable: str = ""):
+        super().__init__(message)
+        self.unreachable = unreachable
 
 
 def sha256_of(path: str | os.PathLike) -> str:
@@ -288,21 +303,40 @@ def sha256_of(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def _causes(exc: BaseException) -> Iterable[BaseException]:
+    """``exc`` and what it wraps (causes, contexts, and urllib3's ``MaxRetryError.reason``)."""
+    seen, visited = exc, set()
+    while seen is not None and id(seen) not in visited:
+        visited.add(id(seen))
+        yield seen
+        seen = (
+            seen.__cause__
+            or seen.__context__
+            or getattr(seen, "reason", None)
+            or (seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None)
+        )
+        seen = seen if isinstance(seen, BaseException) else None
+
+
 def _is_timeout(exc: BaseException) -> bool:
     """requests turns a read timeout while streaming into a ConnectionError; find it."""
     if isinstance(exc, requests.exceptions.Timeout):
         return True
-    seen, visited = exc, set()
-    while seen is not None and id(seen) not in visited:
-        visited.add(id(seen))
-        if "timed out" in str(seen).lower() or "timeout" in type(seen).__name__.lower():
-            return True
-        seen = (
-            seen.__cause__
-            or seen.__context__
-            or (seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None)
-        )
-    return False
+    return any(
+        "timed out" in str(e).lower() or "timeout" in type(e).__name__.lower() for e in _causes(exc)
+    )
+
+
+def _unreachable_why(exc: BaseException) -> str:
+    """Why no connection could be made at all, in a few words ("" when it was not that)."""
+    for e in _causes(exc):
+        if isinstance(e, socket.gaierror):
+            return "its name does not resolve"
+        if isinstance(e, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(e, OSError) and e.errno in (101, 113):  # ENETUNREACH, EHOSTUNREACH
+            return "no route to it"
+    return ""
 
 
 def _network_error(
@@ -314,6 +348,9 @@ def _network_error(
             "try again later or raise timeout_s"
         )
     host = requests.utils.urlparse(url).netloc
+    why = _unreachable_why(exc)
+    if why:
+        return _ConnectionLost(f"{name}: cannot reach {host} ({why})", f"{host} ({why})")
     return _ConnectionLost(
         f"{name}: connection to {host} failed ({_one_line(exc, 100)}); "
         "check the network and try again"
@@ -503,27 +540,35 @@ def download_archive(
         for url, name in files:
             if _already_there(folder, name):
                 report.skipped.append(folder / name)
-                continue
-            for attempt in (1, 2):
-                try:
-                    fetched = _download_one(session, url, name, folder, timeout_s, progress)
-                except _NotPublished:
-                    report.missing.append(name)
-                except _ConnectionLost as exc:
-                    if attempt == 1:
-                        continue  # one retry on a connection error
-                    report.failed[name] = str(exc)
-                except (SourceError, DataError) as exc:
-                    report.failed[name] = _one_line(exc, 300)
-                except OSError as exc:  # the disk: full, read-only, ...
-                    report.failed[name] = f"{name}: cannot write in {folder} ({_one_line(exc)})"
-                else:
-                    (report.downloaded if fetched else report.skipped).append(folder / name)
-                break
+            elif report.unreachable:  # the archive cannot be reached: do not try the rest
+                report.failed[name] = f"{name}: not fetched, cannot reach {report.unreachable}"
+            else:
+                _fetch_into(report, session, url, name, folder, timeout_s, progress)
     finally:
         if own:
             session.close()
     return report
+
+
+def _fetch_into(report, session, url, name, folder, timeout_s, progress) -> None:
+    """Download one file (one retry on a connection error) and note the outcome in ``report``."""
+    for attempt in (1, 2):
+        try:
+            fetched = _download_one(session, url, name, folder, timeout_s, progress)
+        except _NotPublished:
+            report.missing.append(name)
+        except _ConnectionLost as exc:
+            if attempt == 1:
+                continue  # one retry on a connection error
+            report.failed[name] = str(exc)
+            report.unreachable = exc.unreachable
+        except (SourceError, DataError) as exc:
+            report.failed[name] = _one_line(exc, 300)
+        except OSError as exc:  # the disk: full, read-only, ...
+            report.failed[name] = f"{name}: cannot write in {folder} ({_one_line(exc)})"
+        else:
+            (report.downloaded if fetched else report.skipped).append(folder / name)
+        return
 
 
 # ---- importing into the store --------------------------------------------------------------------
