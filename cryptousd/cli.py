@@ -168,8 +168,8 @@ def cmd_data_info(args) -> dict:
     rows, broken = store.scan()
     if not rows and not broken:
         print(
-            f"{store.root}: empty; run `cryptousd fetch` to fill it (until then commands use what "
-            "the data resolver finds: ../shared/data or the 7-day sample in the package)"
+            f"{store.root}: empty; run `cryptousd fetch` to fill it (until then commands read "
+            "data/archive, else the 7-day sample shipped with the package; see docs/data.md)"
         )
     for r in rows:
         print(
@@ -542,7 +542,7 @@ def cmd_notebooks(args) -> dict:
 # parser ---------------------------------------------------------------------------------------
 DATA_HELP = (
     "archive files or folders, or 'store' (default: CRYPTOUSD_DATA, data/store, data/archive, "
-    "../shared/data where it exists, else the 7-day sample shipped with the package)"
+    "else the 7-day sample shipped with the package; docs/data.md)"
 )
 
 

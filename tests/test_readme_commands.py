@@ -55,6 +55,7 @@ RUN_PY = {  # run.py's tasks, as run.py runs them once its environment is ready
     "serve": ["cryptousd", "serve"],
     "notebooks": ["cryptousd", "notebooks"],
     "lab": ["jupyter", "lab", "notebooks/"],
+    "test": ["python", "-m", "pytest", "-p", "no:cacheprovider"],
 }
 RUN_TIMEOUT_S = 300  # a command that takes longer is a hang, not a slow machine
 SERVE_TIMEOUT_S = 180  # to the first answer of a server (Voila starts kernels)
@@ -86,49 +87,60 @@ SAMPLE_SPLIT_ARGS = (
     "--train-start 2025-03-25 --train-end 2025-03-29 --val-start 2025-03-29 "
     "--val-end 2025-03-30T12:00 --test-start 2025-03-30T12:00 --test-end 2025-04-01"
 )
-VOILA = (
-    ".venv/bin/voila notebooks/06-live-dashboard.ipynb --no-browser --port={port} "
-    "--Voila.ip=127.0.0.1 --Voila.base_url=/cryptousd/ --token=readme-test "
-    "--preheat_kernel=True --pool_size=1"
+VOILA_DOC = (  # deploy.md's command, as it shows it
+    ".venv/bin/voila notebooks/06-live-dashboard.ipynb --no-browser --port=8866 "
+    "--Voila.ip=127.0.0.1 --Voila.base_url=/cryptousd/ --token=$(openssl rand -hex 24) "
+    "--preheat_kernel=True --pool_size=2 --Voila.tornado_settings=disable_check_xsrf=True "
+    "--MappingKernelManager.cull_idle_timeout=120 --MappingKernelManager.cull_interval=30 "
+    "--MappingKernelManager.cull_connected=False"
 )
+VOILA = (
+    VOILA_DOC.replace("8866", "{port}")
+    .replace("$(openssl rand -hex 24)", "readme-test")
+    .replace("pool_size=2", "pool_size=1")
+)
+FETCH = "cryptousd fetch --source binance-vision --symbol BTCUSDT"
 
 COMMANDS = {  # the command as a page shows it -> how it runs here (in the order of the pages)
+    # README.md
     "python3 run.py dashboard": serve("/", "python3 run.py dashboard --port {port}"),
     "python3 run.py test": skip("the test suite itself, which runs this test"),
-    ".venv/bin/cryptousd fetch --source binance-vision --symbol BTCUSDT --interval 1m "
-    "--start 2024-01 --end 2025-03": run(
-        ".venv/bin/cryptousd fetch --source binance-vision --symbol BTCUSDT --interval 1m "
-        "--start 2024-01 --end 2025-03 --base-url {archive}",
+    "cryptousd evaluate --start 2025-03-30 --json eval.json": run(expect="persistence"),
+    "cryptousd backtest --fee-bps 10 --json bt.json": run(
+        expect="no forecast cleared the round-trip cost of 22 bps"
+    ),
+    "cryptousd research --quick --models ridge-flow": run(),
+    f"{FETCH} --start 2024-01 --end 2025-03": run(
+        f"{FETCH} --start 2024-01 --end 2025-03 --base-url {{archive}}",
         expect="1 downloaded, 0 already there, 14 not published (yet), 0 failed",
     ),
-    "python3 run.py notebooks --quick": run(
-        "python3 run.py notebooks --quick --only 01 02",  # all six: tests/test_notebooks.py
-        expect="02-build-candles (quick parameters)",
+    "cryptousd data info": run(expect="2025-03-25 00:00 .. 2025-03-31 23:59     10,080 candles"),
+    "cryptousd train --epochs 12 --stride 5 --out models/my-lstm": run(
+        # the store holds the sample (the fetch above imported it): one quick epoch on its split
+        f"cryptousd train --epochs 1 --stride 31 --out models/my-lstm {SAMPLE_SPLIT_ARGS}"
     ),
-    "python3 run.py notebooks": skip(
-        "the full parameters train for about 90 minutes; the --quick form runs above"
+    "cryptousd serve --source replay --speed 60": serve(
+        "/healthz", "cryptousd serve --source replay --speed 60 --port {port}"
     ),
-    "papermill notebooks/04-backtest.ipynb runs/04.ipynb -p start 2025-03-01 -p stride 5 "
-    "-p fee_bps 5": run(
-        # the sample starts 2025-03-25: as written it stops in its first data cell, saying so
-        ".venv/bin/papermill notebooks/04-backtest.ipynb runs/04.ipynb -p start 2025-03-29 "
-        "-p stride 5 -p fee_bps 5"
+    "cryptousd notebooks --quick --only 01 04": run(expect="04-backtest (quick parameters)"),
+    # docs/results.md
+    "cryptousd train --task direction --epochs 4 --stride 5 --out models/direction-btcusdt-1m": (
+        run(
+            "cryptousd train --task direction --epochs 1 --stride 5 "
+            f"--out models/direction-btcusdt-1m {SAMPLE_SPLIT_ARGS}"
+        )
     ),
-    "papermill notebooks/03-train-lstm.ipynb runs/03.ipynb -p epochs 3 -p stride 31 "
-    "-y variants: [direct]": run(
-        # the store holds the sample's week (imported above): the ranges of a split inside it
-        ".venv/bin/papermill notebooks/03-train-lstm.ipynb runs/03.ipynb -p epochs 3 "
-        "-p stride 31 -y 'variants: [direct]' -y '{train_range: [2025-03-25, 2025-03-29], "
-        "val_range: [2025-03-29, 2025-03-30 12:00], test_range: [2025-03-30 12:00, 2025-04-01]}'"
-    ),
-    "cryptousd research --json research.json": run(
-        "cryptousd research --quick --json research.json"  # the full study takes minutes
-    ),
+    "cryptousd evaluate --model direction-btcusdt-1m --figure docs/direction-reliability.png "
+    "--json eval.json": run(),
     ".venv/bin/cryptousd train --data store --variant direct --epochs 12 --stride 5 "
     "--out models/lstm-direct-btcusdt-1m": run(
-        # the store holds the sample (the fetch above imported it): one quick epoch on its split
         ".venv/bin/cryptousd train --data store --variant direct --epochs 1 --stride 31 "
         f"--out models/lstm-direct-btcusdt-1m {SAMPLE_SPLIT_ARGS}"
+    ),
+    # docs/data.md
+    f".venv/bin/{FETCH} --interval 1m --start 2024-01 --end 2025-03": run(
+        f".venv/bin/{FETCH} --interval 1m --start 2024-01 --end 2025-03 --base-url {{archive}}",
+        expect="0 downloaded, 1 already there, 14 not published (yet), 0 failed",
     ),
     "cryptousd fetch --exchange coinbase --days 2": skip(
         "needs the internet (Coinbase through ccxt); tests/test_sources.py replays its replies"
@@ -136,46 +148,52 @@ COMMANDS = {  # the command as a page shows it -> how it runs here (in the order
     "cryptousd fetch --source yahoo --days 5": skip(
         "needs the internet (Yahoo); tests/test_sources.py replays its replies"
     ),
-    "cryptousd fetch --source binance-vision --symbol BTCUSDT --start 2024-01 --end 2025-03": run(
-        "cryptousd fetch --source binance-vision --symbol BTCUSDT --start 2024-01 --end 2025-03 "
-        "--base-url {archive}",
-        expect="0 downloaded, 1 already there, 14 not published (yet), 0 failed",
-    ),
     "cryptousd fetch --archive data/archive/binance/spot/BTCUSDT-1m": run(
         expect="10,080 candles from 1 file(s)"
     ),
-    "cryptousd data info": run(expect="2025-03-25 00:00 .. 2025-03-31 23:59     10,080 candles"),
-    "cryptousd evaluate --data FILES --start 2025-03-01 --json eval.json": run(
-        f"cryptousd evaluate --data {SAMPLE} --start 2025-03-29 --json eval.json"
+    # docs/research.md
+    f"{FETCH} --start 2023-01 --end 2025-05": run(
+        f"{FETCH} --start 2023-01 --end 2025-05 --base-url {{archive}}",
+        expect="0 downloaded, 1 already there, 28 not published (yet), 0 failed",
     ),
-    "cryptousd train --task direction --epochs 4 --stride 5 --out models/direction-btcusdt-1m": (
-        run(
-            "cryptousd train --task direction --epochs 1 --stride 5 "
-            f"--out models/direction-btcusdt-1m {SAMPLE_SPLIT_ARGS}"
-        )
+    "cryptousd research --json research.json": run(
+        "cryptousd research --quick --json research.json"  # the full study takes minutes
     ),
-    "cryptousd evaluate --model direction-btcusdt-1m --figure fig.png --json eval.json": run(),
-    "cryptousd evaluate --model direction-btcusdt-1m --figure docs/direction-reliability.png "
-    "--json eval.json": run(),
-    "cryptousd backtest --data FILES --fee-bps 10 --json bt.json": run(
-        f"cryptousd backtest --data {SAMPLE} --fee-bps 10 --json bt.json",
-        expect="persistence: no forecast cleared the round-trip cost of 22 bps",
+    # docs/development.md
+    "python3 run.py notebooks --quick": run(
+        "python3 run.py notebooks --quick --only 01 02",  # all six: tests/test_notebooks.py
+        expect="02-build-candles (quick parameters)",
     ),
-    "cryptousd research --quick --models ridge-flow": run(),
-    "cryptousd bench data|forecast|evaluate|live": skip(
-        "benchmarks measure for minutes, on the 15 months where present; not a test (DESIGN.md)"
+    "python3 run.py notebooks": skip(
+        "the full parameters train for about 90 minutes; the --quick form runs above"
     ),
-    "cryptousd serve --source replay --speed 60": serve(
-        "/healthz", "cryptousd serve --source replay --speed 60 --port {port}"
+    ".venv/bin/papermill notebooks/04-backtest.ipynb runs/04.ipynb -p start 2025-03-29 "
+    "-p stride 5 -p fee_bps 5": run(),
+    ".venv/bin/papermill notebooks/03-train-lstm.ipynb runs/03.ipynb -p epochs 3 -p stride 31 "
+    "-y variants: [direct]": run(
+        # the store holds the sample's week (imported above): the ranges of a split inside it
+        ".venv/bin/papermill notebooks/03-train-lstm.ipynb runs/03.ipynb -p epochs 3 "
+        "-p stride 31 -y 'variants: [direct]' -y '{train_range: [2025-03-25, 2025-03-29], "
+        "val_range: [2025-03-29, 2025-03-30 12:00], test_range: [2025-03-30 12:00, 2025-04-01]}'"
     ),
-    VOILA.replace("{port}", "8866")
-    .replace("readme-test", "$(openssl rand -hex 24)")
-    .replace("pool_size=1", "pool_size=2"): serve("/cryptousd/?token=readme-test", VOILA),
+    "python3 run.py test tests/test_docs.py": run(expect="passed"),
+    "python3 run.py lint": run("ruff check ."),  # and ruff format --check: CI runs both
+    ".venv/bin/python tools/screenshot.py": run(".venv/bin/python tools/screenshot.py --out x.png"),
+    # docs/deploy.md
+    VOILA_DOC: serve("/cryptousd/?token=readme-test", VOILA),
+    ".venv/bin/cryptousd serve --port 8000": serve(
+        "/healthz", ".venv/bin/cryptousd serve --port {port}"
+    ),
+    # docs/feed.md
     "python3 run.py serve": serve("/", "python3 run.py serve --port {port}"),
     "CRYPTOUSD_SOURCE=feed python3 run.py dashboard": serve(
         "/",
         "CRYPTOUSD_SOURCE=feed CRYPTOUSD_FEED_URL={feed} python3 run.py dashboard --port {port}",
         needs_feed=True,
+    ),
+    "cryptousd serve [--symbols BTC/USD,ETH/USD] [--source auto|exchange|replay|simulated]": run(
+        "cryptousd serve --help",
+        expect="--symbols",  # a synopsis: its options, each tested
     ),
 }
 
@@ -284,7 +302,8 @@ def test_every_command_not_run_says_why():
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory) -> Path:
     """The repository's files as a clone has them (tracked, or new and not ignored), alone in a
-    temporary folder: no ../shared beside it, no data/, no .venv/."""
+    temporary folder, committed in a git repository of its own: no ../shared beside it, no
+    data/, no .venv/."""
     root = tmp_path_factory.mktemp("readme") / "CryptoUSD"
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
@@ -297,6 +316,9 @@ def clone(tmp_path_factory) -> Path:
         if source.is_file():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, root / name)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    for step in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "clone"]):
+        subprocess.run([*git, *step], cwd=root, check=True)  # a clone has its history
     return root
 
 
