@@ -335,7 +335,20 @@ def test_a_looping_replay_continues_past_its_data_without_a_jump(real_candles):
     after = seen.loc[seam]
     assert after["open"] == pytest.approx(short["close"].iloc[-1])  # no price jump at the seam
     ratio = short["close"].iloc[-1] / short["open"].iloc[0]
-    np.testing.assert_allclose(seen.loc[seam + span, "high"], short["high"].iloc[0] * ratio**2)
+    # a later pass: the data at the first pass's end price, its drift taken out (by hand: the
+    # first candle scaled by ratio, the last by 1; in between geometrically in time)
+    second = seen.loc[seam : seam + span - pd.Timedelta("1min")]
+    np.testing.assert_allclose(second["high"].iloc[0], short["high"].iloc[0] * ratio, rtol=1e-12)
+    np.testing.assert_allclose(second["close"].iloc[-1], short["close"].iloc[-1], rtol=1e-12)
+    np.testing.assert_allclose(
+        second["low"].iloc[199], short["low"].iloc[199] * ratio ** (1 - 199 / 399), rtol=1e-12
+    )
+    np.testing.assert_allclose(  # every later pass is the same: no compounding, prices bounded
+        seen.loc[seam + span :, "close"].to_numpy(),
+        second["close"].iloc[: len(seen.loc[seam + span :])].to_numpy(),
+        rtol=1e-12,
+    )
+    assert seen.loc[seam + span, "open"] == pytest.approx(short["close"].iloc[-1], rel=1e-12)
     assert seen.loc[seam, "volume"] == short["volume"].iloc[0]
     assert src.status == "REPLAY x60 · loop 3" and src.poll(since).forming is not None
 
@@ -347,7 +360,7 @@ def test_restart_clock_goes_on_from_the_last_poll(real_candles):
     t[0] = 3600.0  # an hour of wall time waiting for a viewer: 60 market hours
     src.restart_clock()
     assert src.now() == first.now
-    t[0] += 2.0
+    t[0] += 2.5 / 60  # two and a half market minutes at x60: two close
     assert len(src.poll(first.closed.index[-1]).closed) == 2
 
 

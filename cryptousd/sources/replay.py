@@ -8,16 +8,22 @@ the open to the recorded close as the minute passes, with high and low clipped t
 A replay either ends or loops. One that ends (``loop=False``) first hands out every candle that
 closed, up to the data's last minute, then raises :class:`ReplayFinished`. One that loops
 (``loop=True``, what an automatically chosen replay does) plays its data again and again, each pass
-continuing the last one so that the chart never jumps back. Pass ``k`` (0 for the first) is the data
-transformed so::
+continuing the last one so that the chart never jumps back. The first pass (``k = 0``) is the data
+as recorded. Every later pass ``k >= 1`` is the data transformed so::
 
     open_time_k = open_time + k * span      span = last open_time - first open_time + 1 minute
-    price_k     = price * ratio ** k        ratio = last close / first open  (o, h, l, c)
+    price_k     = price * ratio ** (1 - x)  ratio = last close / first open  (o, h, l, c)
+                                            x = (open_time - first open_time) / (span - 1 minute)
     volume_k    = volume
 
-so each pass starts where the one before ended, in time (one minute after its last candle) and in
-price (its first open equals the last close before it). The seams (where pass ``k >= 1`` starts)
-are :meth:`ReplaySource.seams`; the status says which pass is playing ("REPLAY x60 · loop 2").
+Each later pass starts at the price the first one ended on (its first open is the last close) and
+loses the data's drift over its length (``ratio ** -x`` falls from 1 to 1 / ratio), so it ends on
+that same price again: every pass after the first is the same, and prices stay where the data
+left them however long the replay runs (a compounding ``ratio ** k`` halved the price every ten
+passes of a week that fell 6 %). Within a candle nothing changes shape (one factor for its OHLC),
+and a one-minute return moves by the constant ``-log(ratio) / (n - 1)`` (0.06 bps on the bundled
+week). The seams (where pass ``k >= 1`` starts) are :meth:`ReplaySource.seams`; the status says
+which pass is playing ("REPLAY x60 · loop 2").
 """
 
 from __future__ import annotations
@@ -147,8 +153,13 @@ class ReplaySource(Source):
             return part
         out = part.copy()
         out.index = out.index + k * self.span
-        out[["open", "high", "low", "close"]] *= self.ratio**k
+        out[["open", "high", "low", "close"]] *= self._factor(index_ns(part.index))[:, None]
         return out
+
+    def _factor(self, open_ns) -> np.ndarray:
+        """The price factor of a later pass for candles at the data's own ``open_ns``."""
+        x = (np.asarray(open_ns, dtype="int64") - self._ns[0]) / max(1, self._ns[-1] - self._ns[0])
+        return self.ratio ** (1.0 - x)
 
     def poll(self, since: pd.Timestamp | None) -> Poll:
         if self.speed is None:
@@ -176,7 +187,8 @@ class ReplaySource(Source):
         if self.speed is None:
             return None
         o, h, lo, c, v = self.candles.iloc[i].to_numpy()
-        o, h, lo, c = (x * self.ratio**k for x in (o, h, lo, c))
+        f = float(self._factor([self._ns[i]])[0]) if k else 1.0
+        o, h, lo, c = (x * f for x in (o, h, lo, c))
         frac = float((now - minute) / ONE_MINUTE)
         close = o + (c - o) * frac
         top, bottom = max(o, close), min(o, close)
