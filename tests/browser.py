@@ -111,14 +111,18 @@ def culling(cull: tuple[float, float] | None) -> dict:
 
 
 def kernels(server_pid: int) -> list:
-    """The server's kernel processes."""
+    """The server's live kernel processes (one being shut down, already a zombie or gone, is
+    not counted)."""
     import psutil
 
-    return [
-        p
-        for p in psutil.Process(server_pid).children(recursive=True)
-        if "ipykernel_launcher" in " ".join(p.cmdline())
-    ]
+    alive = []
+    for p in psutil.Process(server_pid).children(recursive=True):
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE and "ipykernel_launcher" in " ".join(p.cmdline()):
+                alive.append(p)
+        except (psutil.ZombieProcess, psutil.NoSuchProcess):
+            continue
+    return alive
 
 
 def wait_for_idle_kernels(server_pid: int, n: int, deadline: float) -> None:
@@ -126,24 +130,22 @@ def wait_for_idle_kernels(server_pid: int, n: int, deadline: float) -> None:
     a live dashboard's timer then uses a few percent of a core)."""
     import psutil
 
-    server = psutil.Process(server_pid)
+    def cpu(p) -> float:
+        times = p.cpu_times()
+        return times.user + times.system
+
     while time.monotonic() < deadline:
-        kernels = [
-            p
-            for p in server.children(recursive=True)
-            if "ipykernel_launcher" in " ".join(p.cmdline())
-        ]
-        if len(kernels) >= n:
-            before = [k.cpu_times() for k in kernels]
-            time.sleep(1.0)
-            busy = [
-                (k.cpu_times().user + k.cpu_times().system) - (b.user + b.system)
-                for k, b in zip(kernels, before, strict=True)
-            ]
-            if max(busy) < 0.3:
-                return
-        else:
+        found = kernels(server_pid)
+        if len(found) < n:
             time.sleep(0.5)
+            continue
+        try:
+            before = [cpu(k) for k in found]
+            time.sleep(1.0)
+            if max(cpu(k) - b for k, b in zip(found, before, strict=True)) < 0.3:
+                return
+        except (psutil.ZombieProcess, psutil.NoSuchProcess):
+            continue  # one ended meanwhile: look again
     raise RuntimeError(f"the {n} preheated kernel(s) did not settle in time")
 
 
