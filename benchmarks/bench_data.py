@@ -13,13 +13,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _util import in_fresh_process, table
 
-from cryptousd.config import shared_archives
+from cryptousd.locate import FETCH_HINT, full_history_files
 
 
 def main() -> None:
-    archives = [str(p) for p in shared_archives()]
+    archives = [str(p) for p in full_history_files()]
     if len(archives) != 15:
-        sys.exit("benchmarks read the 15 Binance archives in ../shared/data")
+        sys.exit(
+            "error: bench data reads the 15 months 2024-01..2025-03 of BTC/USDT minutes, which "
+            f"are not here; fetch them with `{FETCH_HINT}`"
+        )
     store = tempfile.mkdtemp(prefix="cu-bench-store-")
     cold = in_fresh_process(f"""
 import cryptousd as cu

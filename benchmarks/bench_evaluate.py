@@ -45,10 +45,9 @@ from _util import table
 
 import cryptousd as cu
 from cryptousd.backtest import backtest_all
-from cryptousd.config import shared_archives
 from cryptousd.evaluate import walk_forward
 from cryptousd.forecast.numpy_lstm import NumpyLSTM
-from cryptousd.locate import SAMPLE_FILE
+from cryptousd.locate import SAMPLE_FILE, full_history_files
 
 RESULT: dict = {}  # filled by main(); `cryptousd bench evaluate --json PATH` writes it
 GEMM_SHAPE = (16384, 64, 256)  # (M, K, N) of the roofline's sgemm
@@ -121,7 +120,7 @@ def timed_predict_origins(forecaster, seconds: list):
 
 
 def main() -> None:
-    archives = shared_archives()
+    archives = full_history_files()
     model = cu.load_forecaster()
     baselines = cu.load_baselines()
     forecasters = {model.name: model, **baselines}
@@ -238,7 +237,7 @@ def main() -> None:
         roofline=roofline,
     )
     if len(archives) < 12:
-        print("\n(backtest over 12 months skipped: the shared archives are not here)")
+        print("\n(backtest over 12 months skipped: the 15 months are not here; `cryptousd fetch`)")
         return
 
     year = cu.load_candles(archives[:12])

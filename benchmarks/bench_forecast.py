@@ -25,11 +25,11 @@ import numpy as np
 from _util import percentiles, table
 
 import cryptousd as cu
-from cryptousd.config import DEFAULT_MODEL, MODELS_DIR, shared_archives
+from cryptousd.config import DEFAULT_MODEL, MODELS_DIR
 from cryptousd.features import candle_features, windows
 from cryptousd.forecast import available_models
 from cryptousd.forecast.numpy_lstm import NumpyLSTM, reference_forward
-from cryptousd.locate import SAMPLE_FILE
+from cryptousd.locate import SAMPLE_FILE, full_history_files
 
 RESULT: dict = {}  # filled by main(); `cryptousd bench forecast --json PATH` writes it
 
@@ -147,7 +147,7 @@ def main() -> None:
     names = (
         sys.argv[1:] or [n for n in available_models() if n.startswith("lstm-")] or [DEFAULT_MODEL]
     )
-    archives = shared_archives()
+    archives = full_history_files()
     data = archives[13] if len(archives) > 13 else SAMPLE_FILE
     candles = cu.load_candles(data)
     results = {name: bench_model(name, candles) for name in names}

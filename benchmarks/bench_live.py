@@ -25,8 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from _util import in_fresh_process, table
 
-from cryptousd.config import shared_archives
-from cryptousd.locate import SAMPLE_FILE
+from cryptousd.locate import SAMPLE_FILE, full_history_files
 from cryptousd.serve import POOL_SIZE
 
 RESULT: dict = {}  # filled by main(); `cryptousd bench live --json PATH` writes it
@@ -37,6 +36,7 @@ from cryptousd.dashboard import Dashboard, Settings
 from cryptousd.sources import ReplaySource
 from cryptousd.live import LiveSession
 import cryptousd as cu
+from cryptousd.locate import full_history_files
 d = Dashboard(Settings(source='replay', replay=({archive!r},), refresh_s=1.0))
 d.session = LiveSession(ReplaySource(cu.load_candles({archive!r}), speed=None), {forecaster})
 d.step()
@@ -84,7 +84,7 @@ def indicators_table(archive: str, n: int = 1000) -> None:
 
 
 def main() -> None:
-    archives = shared_archives()
+    archives = full_history_files()
     archive = str(archives[-1] if archives else SAMPLE_FILE)
     if "--indicators" in sys.argv:
         return indicators_table(archive)

@@ -18,9 +18,10 @@ from .config import (
     DEFAULT_YAHOO_TICKER,
     HORIZON,
     MODELS_DIR,
+    REPLAY_SPEED,
     STORE_DIR,
 )
-from .errors import CryptoUSDError
+from .errors import CryptoUSDError, DataError
 
 
 def _write_result(obj, path: str | None) -> None:
@@ -493,8 +494,15 @@ def cmd_research(args) -> dict:
 
 # apps -----------------------------------------------------------------------------------------
 def cmd_dashboard(args) -> dict:
+    from .dashboard import Settings
     from .serve import serve_dashboard
 
+    # the kernels read CRYPTOUSD_* when they run the notebook: a wrong value is refused here, in
+    # one line, rather than as a traceback on the page
+    settings = Settings.from_env()
+    missing = [f for f in settings.replay if not Path(f).exists()]
+    if missing:
+        raise DataError(f"CRYPTOUSD_REPLAY: no such file or folder: {', '.join(missing)}")
     return serve_dashboard(
         port=args.port, open_browser=args.open, pool_size=args.pool_size, loop=not args.no_loop
     )
@@ -546,10 +554,18 @@ DATA_HELP = (
 )
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument error is one line (what was wrong, and where the help is) and exit status 2,
+    not argparse's usage block first; ``--help`` still prints the whole usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .forecast.prepare import VARIANTS, TrainConfig
 
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="cryptousd",
         description="CryptoUSD: BTC/USD data, an LSTM forecaster, evaluation and a live dashboard.",
     )
@@ -783,7 +799,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="archive files or a store to replay; SYMBOL=FILE for another symbol's own candles",
     )
-    v.add_argument("--speed", type=float, default=60.0, help="replay: market minutes per second")
+    v.add_argument(
+        "--speed", type=float, default=REPLAY_SPEED, help="replay: market minutes per second"
+    )
     v.add_argument(
         "--no-loop",
         action="store_true",
@@ -844,7 +862,14 @@ def check_port_free(host: str, port: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # name the command whose options they are not (argparse names the top level)
+        parser.exit(
+            2,
+            f"error: cryptousd {args.command}: unrecognized arguments: {' '.join(extra)} "
+            f"(see `cryptousd {args.command} --help`)\n",
+        )
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         check_json_path(getattr(args, "json", None))

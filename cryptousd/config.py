@@ -43,3 +43,9 @@ OPTIONAL_COLUMNS = (TRADES, TAKER_BUY)
 def shared_archives() -> list[Path]:
     """The shared Binance monthly archives, oldest first (empty when ../shared is absent)."""
     return sorted(SHARED_BINANCE_DIR.glob("BTCUSDT-1m-*.zip"))
+
+
+# a replay plays this many market minutes per wall second unless told otherwise: one candle a
+# second, so each redraw moves the chart on by one candle and the offline demo reads like a live
+# chart (at x60 every second replaced an hour of it); a pass of the 7-day sample takes 2.8 hours
+REPLAY_SPEED = 1.0

@@ -21,7 +21,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, replace
 
-from .config import DEFAULT_SYMBOL
+from .config import DEFAULT_SYMBOL, REPLAY_SPEED
 from .dashboard_view import SYMBOLS, DashboardView, panel_html
 from .errors import CryptoUSDError, DataError
 from .live import LiveSession
@@ -43,7 +43,7 @@ class Settings:
     source: str = "auto"
     symbol: str = DEFAULT_SYMBOL
     replay: tuple[str, ...] = ()
-    replay_speed: float = 60.0
+    replay_speed: float = REPLAY_SPEED
     replay_loop: bool = True  # a replay starts its data again at the end (False: FINISHED)
     refresh_s: float = 1.0
     model: str | None = None
@@ -67,7 +67,7 @@ class Settings:
         return cls(
             source=env.get("CRYPTOUSD_SOURCE", "auto") or "auto",
             replay=replay,
-            replay_speed=num("CRYPTOUSD_REPLAY_SPEED", 60.0),
+            replay_speed=num("CRYPTOUSD_REPLAY_SPEED", REPLAY_SPEED),
             replay_loop=flag(env, "CRYPTOUSD_REPLAY_LOOP", True),
             refresh_s=num("CRYPTOUSD_REFRESH_S", 1.0),
             model=env.get("CRYPTOUSD_MODEL") or None,

@@ -42,6 +42,16 @@ FETCH_HINT = (
 )
 
 
+def full_history_files(months: int = 15) -> list[Path]:
+    """The 15 real months 2024-01..2025-03 of BTC/USDT minutes (what the benchmarks and the
+    full-history tests read): ``../shared/data`` where it exists, else what the downloader put in
+    ``data/archive``; an empty list where neither holds them all."""
+    for files in (shared_archives(), sorted(ARCHIVE_DIR.glob("BTCUSDT-1m-20*.zip"))):
+        if len(files) >= months:
+            return list(files[-months:])
+    return []
+
+
 @dataclass(frozen=True)
 class DataLocation:
     """Candles found by :func:`locate_candles`: what to load, which rule found it, and a line for
@@ -162,7 +172,7 @@ def check_covers(candles: pd.DataFrame, start=None, end=None, *, what="the range
     if first <= a < last + step and (b is None or b <= last + step):
         return
     raise DataError(
-        f"{what} {shown} UTC is not inside {_covered_by(where)}, "
+        f"{what} = {shown} UTC reaches outside {_covered_by(where)}, which holds "
         f"{first:%Y-%m-%d %H:%M} .. {last:%Y-%m-%d %H:%M} UTC: give a range inside that, "
         f"or fetch the history with `{FETCH_HINT}`"
     )

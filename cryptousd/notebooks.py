@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from .config import NOTEBOOKS_DIR, PROJECT_ROOT, RUNS_DIR
-from .errors import CryptoUSDError
+from .errors import CryptoUSDError, DataError
 from .locate import SAMPLE_SPLIT, locate_candles
 
 NOTEBOOKS = [
@@ -88,6 +88,12 @@ def run_notebooks(
 ) -> dict:
     import papermill as pm
 
+    unknown = [n for n in only or () if not any(n in (name, name[:2]) for name in NOTEBOOKS)]
+    if unknown:
+        raise DataError(
+            f"--only {' '.join(unknown)}: no such notebook here; choose from "
+            f"{', '.join(n[:2] for n in NOTEBOOKS)} (06, the dashboard, is served by Voila)"
+        )
     out_dir = runs_dir / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
     params = parameters(quick, runs_dir)

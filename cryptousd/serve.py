@@ -66,7 +66,7 @@ def voila_command(
         "--VoilaConfiguration.show_tracebacks=True",
     ]
     # JupyterLab front-end extensions the page never uses: not fetched before the first chart
-    cmd.append(f"--VoilaConfiguration.extension_denylist={list(UNUSED_LAB_EXTENSIONS)!r}")
+    cmd += [f"--VoilaConfiguration.extension_denylist={name}" for name in UNUSED_LAB_EXTENSIONS]
     if pool_size > 0:
         cmd += ["--preheat_kernel=True", f"--pool_size={int(pool_size)}"]
     cmd += cull_options(cull_idle_s, cull_interval_s)

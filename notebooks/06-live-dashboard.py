@@ -10,7 +10,7 @@
 #       format_version: '1.3'
 #       jupytext_version: 1.19.6
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -19,9 +19,8 @@
 # # 06 · Live dashboard
 #
 # The last 60 one-minute candles beside the next 10 predicted ones, refreshing by itself. Served
-# by Voila
-# (`python3 run.py dashboard`) the page shows only the dashboard; in JupyterLab it reads top to
-# bottom like any notebook.
+# by Voila (`python3 run.py dashboard`) the page shows these notes and the dashboard, without the
+# code; in JupyterLab it reads top to bottom like any notebook.
 
 # %% tags=["parameters"]
 # Parameters (papermill / nbval override these). None means: use the environment or the default.

@@ -13,19 +13,16 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from cryptousd.config import SHARED_BINANCE_DIR, shared_archives
+from cryptousd.config import SHARED_BINANCE_DIR
 from cryptousd.locate import FETCH_HINT, SAMPLE_FILE
 from cryptousd.sources.replay import simulate_candles
 
 
 def full_history() -> list:
     """The 15 real months 2024-01..2025-03: ../shared/data where it exists, else data/archive."""
-    from cryptousd.locate import ARCHIVE_DIR
+    from cryptousd.locate import full_history_files
 
-    for files in (shared_archives(), sorted(ARCHIVE_DIR.glob("BTCUSDT-1m-20*.zip"))):
-        if len(files) >= 15:
-            return files[-15:]
-    return []
+    return full_history_files()
 
 
 def need_numba() -> None:

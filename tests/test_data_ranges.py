@@ -37,8 +37,8 @@ def test_a_range_outside_the_sample_says_what_it_covers(sample, start, end):
         check_covers(candles, start, end, what="start .. end", where=where)
     msg = str(err.value)
     assert "\n" not in msg
-    assert msg.startswith(f"start .. end {start[:10]}")
-    assert f"7-day sample shipped with the package ({SAMPLE_FILE.name}), {COVER}: give" in msg
+    assert msg.startswith(f"start .. end = {start[:10]}")
+    assert f"7-day sample shipped with the package ({SAMPLE_FILE.name}), which holds {COVER}" in msg
     assert msg.endswith(f"fetch the history with `{FETCH_HINT}`")
 
 
@@ -53,7 +53,7 @@ def test_a_reversed_or_unreadable_range_is_refused(sample):
 def test_given_data_are_named(sample):
     _, candles = sample
     where = locate_candles([str(SAMPLE_FILE)])
-    with pytest.raises(DataError, match=f"inside the data \\(given: {SAMPLE_FILE.name}\\)"):
+    with pytest.raises(DataError, match=f"outside the data \\(given: {SAMPLE_FILE.name}\\)"):
         check_covers(candles, "2025-01-01", "2025-02-01", where=where)
 
 
@@ -83,7 +83,7 @@ def test_a_notebook_stops_in_its_first_data_cell(name, tmp_path):
             kernel_name="python3",
         )
     assert err.value.ename == "DataError"
-    assert f", {COVER}: give a range inside that" in err.value.evalue
+    assert f"which holds {COVER}: give a range inside that" in err.value.evalue
     assert "\n" not in err.value.evalue
     # the first code cell after the parameters (papermill's injected cell counts as one)
     assert err.value.exec_count <= 4, err.value.exec_count

@@ -130,7 +130,7 @@ class SymbolFeed:
         for longer than :data:`RECONNECT_GRACE_S`, or no candles yet."""
         s = self.session
         if s.finished:
-            return f"{self.symbol}: FINISHED ({s.error}); restart the feed"
+            return f"{self.symbol}: FINISHED: {s.error}"
         since = getattr(s, "failing_since", None)
         if s.error is not None and since is not None:
             failing_s = s.clock() - since

@@ -6,7 +6,7 @@ import ipaddress
 import os
 from dataclasses import dataclass
 
-from ..config import DEFAULT_MODEL, DEFAULT_SYMBOL
+from ..config import DEFAULT_MODEL, DEFAULT_SYMBOL, REPLAY_SPEED
 from ..errors import CryptoUSDError, DataError
 from ..live import LiveSession
 from ..sources.factory import make_source
@@ -26,7 +26,7 @@ class FeedSettings:
     symbols: tuple[str, ...] = (DEFAULT_SYMBOL,)
     source: str = "auto"
     replay: tuple[str, ...] = ()
-    speed: float = 60.0
+    speed: float = REPLAY_SPEED
     loop: bool = True  # a replay starts its data again at the end (False: FINISHED, /healthz 503)
     refresh_s: float = 1.0
     host: str = "127.0.0.1"

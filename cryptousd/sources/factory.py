@@ -100,5 +100,7 @@ def make_source(
             notes
         ) + " -> replaying local data"
     except CryptoUSDError as exc:
+        if replay:  # files the user named: refused, never a random walk in their place
+            raise
         notes.append(str(exc)[:80])
     return SimulatedSource(speed=speed), "; ".join(notes) + " -> simulated market"

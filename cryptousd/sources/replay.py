@@ -123,7 +123,10 @@ class ReplaySource(Source):
         return f"{label} · loop {self.pass_of(self.now()) + 1}" if self.loop else label
 
     def describe(self) -> str:
-        return f"{self.status} {self.symbol} from {self.name}"
+        again = self.loop and self.pass_of(self.now()) > 0
+        return f"{self.status} {self.symbol} from {self.name}" + (
+            " (its minutes again, moved on in time)" * again
+        )
 
     # data -----------------------------------------------------------------------------------
     def history(self, start, end=None) -> pd.DataFrame:
@@ -169,8 +172,8 @@ class ReplaySource(Source):
         if not self.loop and now > last + 2 * ONE_MINUTE:
             if since is not None and since >= last:
                 raise ReplayFinished(
-                    f"{self.name}: replay reached the end of its data at {last}; restart it, "
-                    "or replay without --no-loop (CRYPTOUSD_REPLAY_LOOP=1) to loop"
+                    f"{self.name}: the replay reached the end of its data ({last:%Y-%m-%d %H:%M} "
+                    "UTC); restart it, or leave out --no-loop (CRYPTOUSD_REPLAY_LOOP=0) to loop"
                 )
             now = last + ONE_MINUTE  # the closed candles not handed out yet, then FINISHED
         self._polled = now
