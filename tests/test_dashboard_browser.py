@@ -4,14 +4,13 @@ watches it.
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
 
 from cryptousd.config import RUNS_DIR
 
-from .browser import CHROMIUM, STICKS_PER_MARK_JS, browser_page, voila_server
+from .browser import CHROMIUM, NEEDS_CHROMIUM, STICKS_PER_MARK_JS, browser_page, voila_server
 
 # a pane has drawn when its RSI line's path has a point for (nearly) every shown candle
 PANE_DRAWN_JS = """
@@ -23,10 +22,7 @@ PANE_DRAWN_JS = """
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(
-        CHROMIUM is None and not os.environ.get("CI"),
-        reason="Chromium is not installed (apt-get install chromium); CI installs it",
-    ),
+    NEEDS_CHROMIUM,
 ]
 
 

@@ -5,20 +5,16 @@ is never stopped."""
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
 
-from .browser import CHROMIUM, browser_page, kernels, voila_server
+from .browser import NEEDS_CHROMIUM, browser_page, kernels, voila_server
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(
-        CHROMIUM is None and not os.environ.get("CI"),
-        reason="Chromium is not installed (apt-get install chromium); CI installs it",
-    ),
+    NEEDS_CHROMIUM,
 ]
 LIVE_JS = "() => document.querySelectorAll('g.stick').length >= 70"
 

@@ -4,7 +4,6 @@ marked."""
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
@@ -13,15 +12,12 @@ from cryptousd import load_candles
 from cryptousd.config import OHLCV
 from cryptousd.locate import SAMPLE_FILE
 
-from .browser import CHROMIUM, browser_page, voila_server
+from .browser import NEEDS_CHROMIUM, browser_page, voila_server
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(
-        CHROMIUM is None and not os.environ.get("CI"),
-        reason="Chromium is not installed (apt-get install chromium); CI installs it",
-    ),
+    NEEDS_CHROMIUM,
 ]
 CHART_JS = "() => document.querySelectorAll('g.stick').length >= 70"
 SEAM_LABEL_JS = (

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from cryptousd.config import RUNS_DIR
 
-from .browser import CHROMIUM, browser_page
+from .browser import CHROMIUM, NEEDS_CHROMIUM, browser_page
 from .feed_server import feed_server
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.timeout(300),
-    pytest.mark.skipif(
-        CHROMIUM is None and not os.environ.get("CI"),
-        reason="Chromium is not installed (apt-get install chromium); CI installs it",
-    ),
+    NEEDS_CHROMIUM,
 ]
 
 COUNTS_JS = "() => ({...document.getElementById('chart').dataset})"
