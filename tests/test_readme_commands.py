@@ -178,6 +178,9 @@ COMMANDS = {  # the command as a page shows it -> how it runs here (in the order
     ),
     "python3 run.py test tests/test_docs.py": run(expect="passed"),
     "python3 run.py lint": run("ruff check ."),  # and ruff format --check: CI runs both
+    ".venv/bin/python tools/numeric_matrix.py": skip(
+        "four runs of the numeric tests (about five minutes); .ci/run runs it after the suite"
+    ),
     ".venv/bin/python tools/screenshot.py": run(".venv/bin/python tools/screenshot.py --out x.png"),
     # docs/deploy.md
     VOILA_DOC: serve("/cryptousd/?token=readme-test", VOILA),
