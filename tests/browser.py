@@ -89,28 +89,39 @@ def voila_server(
     if procs is not None:
         procs.append(proc)
     try:
-        deadline = time.monotonic() + timeout
-        while True:  # wait for the port; a GET of the page would start a kernel of its own
-            if proc.poll() is not None:
-                raise RuntimeError(f"voila exited with status {proc.returncode}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"voila did not answer on {url} within {timeout:.0f} s"
-                    ) from None
-                time.sleep(0.2)
+        # wait for the port; a GET of the page would start a kernel of its own
+        wait_for_port(proc, port, timeout, f"voila on {url}")
         if wait_preheated and pool_size > 0:
             wait_for_idle_kernels(proc.pid, pool_size, deadline=time.monotonic() + 4 * timeout)
         yield url
     finally:
-        proc.terminate()
+        stop(proc)
+
+
+def wait_for_port(proc: subprocess.Popen, port: int, timeout: float, what: str) -> None:
+    """Wait until ``proc`` listens on ``port`` of 127.0.0.1; a one-line error if it exits first
+    or does not within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what}: exited with status {proc.returncode}")
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what}: no answer within {timeout:.0f} s") from None
+            time.sleep(0.2)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
 
 
 def culling(cull: tuple[float, float] | None) -> dict:

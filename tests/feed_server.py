@@ -17,7 +17,7 @@ import httpx
 from cryptousd.config import PROJECT_ROOT
 from cryptousd.locate import SAMPLE_FILE
 
-from .browser import free_port
+from .browser import free_port, stop
 
 
 def serve_command(port: int, *args: str) -> list[str]:
@@ -68,10 +68,5 @@ def feed_server(
             time.sleep(0.2)
         yield url, proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop(proc)
         log.close()

@@ -33,12 +33,13 @@ def test_features_use_only_candles_up_to_their_row(real_candles):
     for k in (100, 500):
         changed = c.copy()
         changed.iloc[k + 1 :, :4] *= 1.1
+        # the rows up to k come from the same candles through the same operations, in order
         np.testing.assert_array_equal(direction_features(changed)[: k + 1], full[: k + 1])
     assert np.isfinite(full[60:]).all()  # warmed up after the slowest indicator
 
 
 def test_labels_mark_flat_moves_for_exclusion():
-    np.testing.assert_array_equal(
+    np.testing.assert_array_equal(  # labels are exact values (1, 0, -1), no arithmetic
         labels(np.array([0.1, -0.2, 0.0, np.nan])), [1.0, 0.0, -1.0, -1.0]
     )
 

@@ -20,7 +20,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,25 +50,9 @@ def clean_env(clone: Path) -> dict[str, str]:
     return env
 
 
-def wait_for_port(proc: subprocess.Popen, port: int, timeout: float = 90.0) -> None:
-    import socket
-
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the dashboard exited with status {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"no dashboard on port {port} after {timeout:.0f} s") from None
-            time.sleep(0.3)
-
-
 def photograph(clone: Path, out: Path) -> None:
     sys.path.insert(0, str(ROOT))
-    from tests.browser import browser_page, free_port
+    from tests.browser import browser_page, free_port, stop, wait_for_port
 
     port = free_port()
     cmd = [sys.executable, "-m", "cryptousd.cli", "dashboard", f"--port={port}"]
@@ -78,7 +61,7 @@ def photograph(clone: Path, out: Path) -> None:
             cmd, cwd=clone, env=clean_env(clone), stdout=log, stderr=subprocess.STDOUT
         )
     try:
-        wait_for_port(proc, port)
+        wait_for_port(proc, port, 90.0, "the dashboard")
         with browser_page(1400, 1000) as page:
             page.goto(f"http://127.0.0.1:{port}/", timeout=90_000)
             page.wait_for_function(CHARTS_DRAWN_JS, timeout=90_000)
@@ -88,11 +71,7 @@ def photograph(clone: Path, out: Path) -> None:
             header = page.locator(".cryptousd-dashboard").inner_text().splitlines()[:3]
             page.locator(".cryptousd-dashboard").screenshot(path=str(out))
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
     print(f"wrote {out} ({status}; {' | '.join(header)})")
 
 
