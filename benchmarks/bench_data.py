@@ -13,7 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _util import in_fresh_process, table
 
-from cryptousd.locate import FETCH_HINT, full_history_files
+from cryptousd.data.locate import FETCH_HINT, full_history_files
 
 
 def main() -> None:
@@ -31,7 +31,7 @@ result = {{'what': 'load 15 archive months (zip, cold)', 'rows': len(df), 'secon
 """)
     in_fresh_process(f"""
 import cryptousd as cu
-from cryptousd.candle_files import read_candle_file
+from cryptousd.data.candle_files import read_candle_file
 st = cu.CandleStore({store!r})
 for p in {archives!r}: st.append(read_candle_file(p), source='binance', symbol='BTC/USDT')
 result = {{}}

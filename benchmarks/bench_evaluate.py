@@ -44,10 +44,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _util import table
 
 import cryptousd as cu
-from cryptousd.backtest import backtest_all
-from cryptousd.evaluate import walk_forward
+from cryptousd.data.locate import SAMPLE_FILE, full_history_files
+from cryptousd.evaluation.backtest import backtest_all
+from cryptousd.evaluation.evaluate import walk_forward
 from cryptousd.forecast.numpy_lstm import NumpyLSTM
-from cryptousd.locate import SAMPLE_FILE, full_history_files
 
 RESULT: dict = {}  # filled by main(); `cryptousd bench evaluate --json PATH` writes it
 GEMM_SHAPE = (16384, 64, 256)  # (M, K, N) of the roofline's sgemm

@@ -148,7 +148,7 @@ def main(argv=None) -> None:
     print(f"service: {m['ticks']} ticks, forecast p50 {m['forecast_ms_p50']:.2f} ms")
     if args.viewers <= 0:
         return
-    from cryptousd.locate import SAMPLE_FILE
+    from cryptousd.data.locate import SAMPLE_FILE
 
     refresh = 1.0
     vrows = []

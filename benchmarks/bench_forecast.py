@@ -26,10 +26,10 @@ from _util import percentiles, table
 
 import cryptousd as cu
 from cryptousd.config import DEFAULT_MODEL, MODELS_DIR
-from cryptousd.features import candle_features, windows
+from cryptousd.data.locate import SAMPLE_FILE, full_history_files
 from cryptousd.forecast import available_models
+from cryptousd.forecast.features import candle_features, windows
 from cryptousd.forecast.numpy_lstm import NumpyLSTM, reference_forward
-from cryptousd.locate import SAMPLE_FILE, full_history_files
 
 RESULT: dict = {}  # filled by main(); `cryptousd bench forecast --json PATH` writes it
 

@@ -25,18 +25,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from _util import in_fresh_process, table
 
-from cryptousd.locate import SAMPLE_FILE, full_history_files
-from cryptousd.serve import POOL_SIZE
+from cryptousd.data.locate import SAMPLE_FILE, full_history_files
+from cryptousd.live.serve import POOL_SIZE
 
 RESULT: dict = {}  # filled by main(); `cryptousd bench live --json PATH` writes it
 
 TICKS = """
 import numpy as np, sys
-from cryptousd.dashboard import Dashboard, Settings
-from cryptousd.sources import ReplaySource
-from cryptousd.live import LiveSession
+from cryptousd.live.dashboard import Dashboard, Settings
+from cryptousd.data.sources import ReplaySource
+from cryptousd.live.session import LiveSession
 import cryptousd as cu
-from cryptousd.locate import full_history_files
+from cryptousd.data.locate import full_history_files
 d = Dashboard(Settings(source='replay', replay=({archive!r},), refresh_s=1.0))
 d.session = LiveSession(ReplaySource(cu.load_candles({archive!r}), speed=None), {forecaster})
 d.step()
@@ -48,9 +48,9 @@ result = {{'p50': float(np.percentile(ms, 50)), 'p99': float(np.percentile(ms, 9
 
 INDICATOR_TICKS = """
 import numpy as np, sys
-from cryptousd.dashboard import Dashboard, Settings
-from cryptousd.sources import ReplaySource
-from cryptousd.live import LiveSession
+from cryptousd.live.dashboard import Dashboard, Settings
+from cryptousd.data.sources import ReplaySource
+from cryptousd.live.session import LiveSession
 import cryptousd as cu
 candles = cu.load_candles({archive!r})
 def dash(on):

@@ -3,9 +3,11 @@
 The names most notebooks need are importable from here; nothing here imports TensorFlow.
 """
 
-from .candle_files import load_candles
-from .candle_store import CandleStore
-from .candles import (
+from .config import DEFAULT_MODEL, HORIZON, WINDOW
+from .data import locate
+from .data.candle_files import load_candles
+from .data.candle_store import CandleStore
+from .data.candles import (
     GapReport,
     build_candles,
     fill_gaps,
@@ -13,7 +15,7 @@ from .candles import (
     resample_candles,
     validate_candles,
 )
-from .config import DEFAULT_MODEL, HORIZON, WINDOW
+from .data.locate import DataLocation, locate_candles
 from .errors import (
     BadReply,
     CryptoUSDError,
@@ -26,7 +28,6 @@ from .errors import (
     SourceUnavailable,
 )
 from .forecast import Forecast, Forecaster, load_baselines, load_forecaster
-from .locate import DataLocation, locate_candles
 
 __version__ = "0.1.0"
 

@@ -38,13 +38,13 @@ def cmd_fetch(args) -> dict:
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from .candle_store import CandleStore
+    from .data.candle_store import CandleStore
 
     store = CandleStore(args.store)
     if args.source == "binance-vision":
         return _fetch_binance_vision(args, store)
     if args.archive:
-        from .candle_files import import_candle_files
+        from .data.candle_files import import_candle_files
 
         # the market of each file comes from its Binance name or --symbol; all files or none
         done = import_candle_files(
@@ -62,11 +62,11 @@ def cmd_fetch(args) -> dict:
         from .times import to_utc
 
         if args.source == "yahoo":
-            from .sources import YahooSource
+            from .data.sources import YahooSource
 
             src, name = YahooSource(args.symbol or DEFAULT_YAHOO_TICKER), "yahoo"
         else:
-            from .sources import ExchangeSource
+            from .data.sources import ExchangeSource
 
             src, name = ExchangeSource(args.exchange, args.symbol or DEFAULT_SYMBOL), args.exchange
         end = to_utc(args.end) if args.end else pd.Timestamp.now(tz="UTC")
@@ -98,7 +98,7 @@ def cmd_fetch(args) -> dict:
 
 def _fetch_binance_vision(args, store) -> dict:
     """Download Binance's public monthly archives (checksummed, resumable) and import them."""
-    from .sources.binance_vision import DEFAULT_BASE_URL, download_archive, import_archives
+    from .data.sources.binance_vision import DEFAULT_BASE_URL, download_archive, import_archives
 
     if not (args.start and args.end):
         raise CryptoUSDError(
@@ -161,7 +161,7 @@ def cmd_data(args) -> dict:
 
 
 def cmd_data_info(args) -> dict:
-    from .candle_store import CandleStore
+    from .data.candle_store import CandleStore
 
     if args.store != str(STORE_DIR) and not Path(args.store).is_dir():  # named, not the default
         raise CryptoUSDError(f"--store {args.store}: no such folder; give a candle store folder")
@@ -190,7 +190,7 @@ def cmd_data_info(args) -> dict:
 def _load_data(paths):
     """The candles named by ``--data`` (files, folders or ``store``), else the ones the resolver
     finds (CRYPTOUSD_DATA, data/store, data/archive, ../shared/data, the bundled sample)."""
-    from .locate import locate_candles
+    from .data.locate import locate_candles
 
     where = locate_candles(paths)
     print(f"data: {where}")
@@ -200,7 +200,7 @@ def _load_data(paths):
 
 def cmd_train(args) -> dict:
     from .forecast.prepare import DEFAULT_SPLIT, TrainConfig
-    from .pipeline import train
+    from .research.pipeline import train
 
     for flag in ("epochs", "batch_size", "stride"):  # checked before minutes of loading
         if getattr(args, flag, 1) is not None and getattr(args, flag, 1) < 1:
@@ -273,7 +273,7 @@ def _train_direction(args, candles, paths, split) -> dict:
 def _evaluate_direction(args, candles, paths) -> dict:
     """``evaluate`` of a direction model folder: its MLP and LSTM, the logistic regression and the
     majority direction at the same origins (by default from the card's test range on)."""
-    from .evaluate_direction import evaluate_classifiers, verdict
+    from .evaluation.direction import evaluate_classifiers, verdict
     from .forecast.direction import (
         HORIZONS,
         WINDOW,
@@ -335,7 +335,7 @@ def _is_direction_model(name) -> bool:
 
 
 def cmd_evaluate(args) -> dict:
-    from .evaluate import walk_forward
+    from .evaluation.evaluate import walk_forward
     from .forecast import load_baselines, load_forecaster
 
     candles, paths = _load_data(args.data)
@@ -368,8 +368,8 @@ def cmd_evaluate(args) -> dict:
 
 
 def cmd_backtest(args) -> dict:
-    from .backtest import backtest_all
     from .errors import DataError
+    from .evaluation.backtest import backtest_all
     from .forecast import load_baselines, load_forecaster
 
     if args.stride is not None:
@@ -409,15 +409,15 @@ def cmd_backtest(args) -> dict:
 
 
 def _shown_path(path) -> str:
-    from .locate import _shown
+    from .data.locate import _shown
 
     return _shown(path)
 
 
 def cmd_research(args) -> dict:
     from . import load_candles
+    from .data.locate import SAMPLE_FILE
     from .forecast import load_baselines, load_forecaster
-    from .locate import SAMPLE_FILE
     from .research import protocol as rp
 
     if args.epochs < 1:
@@ -494,8 +494,8 @@ def cmd_research(args) -> dict:
 
 # apps -----------------------------------------------------------------------------------------
 def cmd_dashboard(args) -> dict:
-    from .dashboard import Settings
-    from .serve import serve_dashboard
+    from .live.dashboard import Settings
+    from .live.serve import serve_dashboard
 
     # the kernels read CRYPTOUSD_* when they run the notebook: a wrong value is refused here, in
     # one line, rather than as a traceback on the page
@@ -509,7 +509,7 @@ def cmd_dashboard(args) -> dict:
 
 
 def cmd_serve(args) -> dict:
-    from .feed.server import FeedSettings, parse_symbols, serve_feed
+    from .live.feed.server import FeedSettings, parse_symbols, serve_feed
 
     settings = FeedSettings(
         symbols=parse_symbols(args.symbols),

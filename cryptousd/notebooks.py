@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from .config import NOTEBOOKS_DIR, PROJECT_ROOT, RUNS_DIR
+from .data.locate import SAMPLE_SPLIT, locate_candles
 from .errors import CryptoUSDError, DataError
-from .locate import SAMPLE_SPLIT, locate_candles
 
 NOTEBOOKS = [
     "01-fetch-data",
@@ -28,7 +28,7 @@ NOTEBOOKS = [
 def parameters(quick: bool, runs_dir: Path = RUNS_DIR) -> dict[str, dict]:
     """Parameters per notebook. Paths are absolute so the executed copies can live anywhere.
 
-    The data come from :func:`cryptousd.locate.locate_candles`: with the 15 months of
+    The data come from :func:`cryptousd.data.locate.locate_candles`: with the 15 months of
     2024-01..2025-03 on disk the quick run uses a few of them; on a fresh clone it uses the
     bundled 7-day sample.
     """

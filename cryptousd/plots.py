@@ -139,7 +139,7 @@ def reliability(
 
 def direction_reliability(result: dict, *, title: str = ""):
     """Reliability diagrams of direction classifiers, one panel per horizon, from the
-    ``results`` of :func:`cryptousd.evaluate_direction.evaluate_classifiers` (deciles of P(up));
+    ``results`` of :func:`cryptousd.evaluation.direction.evaluate_classifiers` (deciles of P(up));
     each legend entry carries the accuracy, its interval and the Brier skill."""
     from .colors import DIRECTION_LSTM, DIRECTION_MLP, LOGISTIC, MAJORITY
 

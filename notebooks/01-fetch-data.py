@@ -94,7 +94,7 @@ print(len(month), month.index[0], month.index[-1], str(month.index.tz))
 # %%
 from tqdm.auto import tqdm
 
-from cryptousd.candle_files import read_candle_file
+from cryptousd.data.candle_files import read_candle_file
 
 added = 0
 for path in tqdm(archives, desc="importing", unit="file"):
@@ -139,14 +139,17 @@ ax = daily["close"].plot(figsize=(10, 3), title="BTC/USDT daily close (from the 
 # this section says so and moves on.
 
 # %%
+from cryptousd.data.sources import ExchangeSource, YahooSource
+from cryptousd.markets import Market
+
 if source == "exchange":
-    src = cu.sources.ExchangeSource(exchange, symbol)
+    src = ExchangeSource(exchange, symbol)
     fetched = src.history(pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=days))
     print(store.append(fetched, source=exchange, symbol=symbol), "new candles from", exchange)
 elif source == "yahoo":
-    src = cu.sources.YahooSource("BTC-USD")
+    src = YahooSource(Market.parse(symbol).yahoo)
     fetched = src.history(pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=days))
-    print(store.append(fetched, source="yahoo", symbol="BTC-USD"), "new candles from Yahoo")
+    print(store.append(fetched, source="yahoo", symbol=symbol), "new candles from Yahoo")
 else:
     print("source='archive': no network used; set source='exchange' or 'yahoo' to fetch live data")
 

@@ -59,7 +59,7 @@ import pandas as pd
 
 import cryptousd as cu
 from cryptousd.colors import forecaster_color
-from cryptousd.features import FEATURES, candle_features, future_returns, time_split
+from cryptousd.forecast.features import FEATURES, candle_features, future_returns, time_split
 from cryptousd.plots import concise_dates
 
 pd.set_option("display.width", 140)
@@ -374,7 +374,8 @@ keras_model = build_keras_model(len(FEATURES), window, horizon, "direct", config
 keras_model.summary(print_fn=lambda line, line_break=True: print(line))
 
 # %% [markdown]
-# `cryptousd.pipeline.train` runs the steps one after another for each variant: `prepare` (above),
+# `cryptousd.research.pipeline.train` runs the steps one after another for each variant: `prepare`
+# (above),
 # `forecast.train.fit` (Keras), `export` to the NumPy forecaster the dashboard runs (checked against
 # Keras), fit and calibrate the baselines and the model on validation, evaluate, write the card and
 # the model folder.
@@ -382,7 +383,7 @@ keras_model.summary(print_fn=lambda line, line_break=True: print(line))
 # %%
 from dataclasses import replace
 
-from cryptousd.pipeline import train
+from cryptousd.research.pipeline import train
 
 cards = {}
 for variant in variants:

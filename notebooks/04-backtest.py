@@ -55,9 +55,9 @@ import numpy as np
 import pandas as pd
 
 import cryptousd as cu
-from cryptousd.backtest import backtest_all
 from cryptousd.colors import forecaster_color
-from cryptousd.evaluate import walk_forward
+from cryptousd.evaluation.backtest import backtest_all
+from cryptousd.evaluation.evaluate import walk_forward
 from cryptousd.plots import equity_curves, forecast_chart, metric_by_horizon, reliability
 
 pd.set_option("display.width", 140)
@@ -115,7 +115,7 @@ ev.summary()
 # better than anything at 10 minutes, on data where returns hardly autocorrelate (notebook 03).
 
 # %%
-from cryptousd.evaluate import LookAheadForecaster
+from cryptousd.evaluation.evaluate import LookAheadForecaster
 from cryptousd.forecast.base import Forecaster
 
 
@@ -258,7 +258,7 @@ fig.tight_layout()
 # itself: Brier = reliability − resolution + uncertainty.
 
 # %%
-from cryptousd.features import candle_features, windows
+from cryptousd.forecast.features import candle_features, windows
 from cryptousd.forecast.intervals import window_sigma
 
 fig, (a, b) = plt.subplots(1, 2, figsize=(13, 4.5))
@@ -348,7 +348,7 @@ print("coverage by volatility quintile:", np.round(m10["coverage_by_vol_quintile
 # test range and calibrated on its last fifth, then evaluated on exactly the same origins.
 
 # %%
-from cryptousd.features import series_arrays
+from cryptousd.forecast.features import series_arrays
 
 
 class RidgeFeatures(Forecaster):

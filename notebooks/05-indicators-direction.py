@@ -40,7 +40,7 @@ import pandas as pd
 import cryptousd as cu
 from cryptousd import indicators as ind
 from cryptousd import plots
-from cryptousd.evaluate_direction import direction_scores, verdict
+from cryptousd.evaluation.direction import direction_scores, verdict
 from cryptousd.forecast.direction import (
     DIRECTION_FEATURES,
     LogisticRegression,

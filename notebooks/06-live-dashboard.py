@@ -38,7 +38,7 @@ model = None  # model folder or name (env CRYPTOUSD_MODEL)
 import os
 from dataclasses import replace
 
-from cryptousd.dashboard import Dashboard, Settings, served_by_voila, wait_for_viewer
+from cryptousd.live.dashboard import Dashboard, Settings, served_by_voila, wait_for_viewer
 
 settings = Settings.from_env()
 overrides = {

@@ -46,9 +46,9 @@ from IPython.display import Markdown
 
 import cryptousd as cu
 from cryptousd.colors import forecaster_color
-from cryptousd.features import series_arrays
-from cryptousd.inputs import INPUTS, input_matrix
-from cryptousd.locate import SAMPLE_FILE
+from cryptousd.data.locate import SAMPLE_FILE
+from cryptousd.forecast.features import series_arrays
+from cryptousd.forecast.inputs import INPUTS, input_matrix
 from cryptousd.research import protocol as rp
 
 pd.set_option("display.width", 160)

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from cryptousd.config import PROJECT_ROOT
-from cryptousd.locate import locate_candles
-from cryptousd.serve import POOL_SIZE, voila_command
+from cryptousd.data.locate import locate_candles
+from cryptousd.live.serve import POOL_SIZE, voila_command
 
 CHROMIUM = shutil.which("chromium") or (
     "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None

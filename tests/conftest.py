@@ -14,13 +14,13 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from cryptousd.config import SHARED_BINANCE_DIR
-from cryptousd.locate import FETCH_HINT, SAMPLE_FILE
-from cryptousd.sources.replay import simulate_candles
+from cryptousd.data.locate import FETCH_HINT, SAMPLE_FILE
+from cryptousd.data.sources.replay import simulate_candles
 
 
 def full_history() -> list:
     """The 15 real months 2024-01..2025-03: ../shared/data where it exists, else data/archive."""
-    from cryptousd.locate import full_history_files
+    from cryptousd.data.locate import full_history_files
 
     return full_history_files()
 

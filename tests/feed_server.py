@@ -15,7 +15,7 @@ import time
 import httpx
 
 from cryptousd.config import PROJECT_ROOT
-from cryptousd.locate import SAMPLE_FILE
+from cryptousd.data.locate import SAMPLE_FILE
 
 from .browser import free_port, stop
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from cryptousd import DataError, ModelError
-from cryptousd.backtest import backtest_all, signals_from_forecast, simulate
+from cryptousd.evaluation.backtest import backtest_all, signals_from_forecast, simulate
 from cryptousd.forecast import Forecaster, Persistence
 
 from .test_evaluate import Leaky, calibrated
@@ -109,7 +109,7 @@ def test_bad_backtest_requests(candles):
 
 
 def test_forecasts_from_an_evaluation_are_reused_and_give_the_same_result(candles):
-    from cryptousd.evaluate import walk_forward
+    from cryptousd.evaluation.evaluate import walk_forward
 
     (p,) = calibrated(candles.iloc[:2000], Persistence())
     forecasters = {"persistence": p, "leaky": Leaky()}

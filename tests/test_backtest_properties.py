@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cryptousd.backtest import backtest_all, simulate
+from cryptousd.evaluation.backtest import backtest_all, simulate
 
 from .test_backtest import Scripted, frame
 

@@ -19,10 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from cryptousd.candle_store import CandleStore
-from cryptousd.errors import DataError
-from cryptousd.locate import SAMPLE_FILE
-from cryptousd.sources.binance_vision import (
+from cryptousd.data.candle_store import CandleStore
+from cryptousd.data.locate import SAMPLE_FILE
+from cryptousd.data.sources.binance_vision import (
     DEFAULT_BASE_URL,
     DownloadReport,
     archive_urls,
@@ -30,6 +29,7 @@ from cryptousd.sources.binance_vision import (
     import_archives,
     store_symbol,
 )
+from cryptousd.errors import DataError
 
 ROWS = 100
 MONTHS = ["2025-01", "2025-02"]

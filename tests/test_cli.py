@@ -144,7 +144,7 @@ def test_errors_are_one_line_with_exit_status_2(tmp_path, capsys):
 
 
 def test_fetch_from_an_exchange_goes_through_the_store(tmp_path, candles, monkeypatch, capsys):
-    from cryptousd.sources import exchange
+    from cryptousd.data.sources import exchange
 
     seen = {}
 

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from cryptousd import DataError, SourceUnavailable
-from cryptousd.dashboard import Dashboard, Settings, make_source, panel_html, served_by_voila
-from cryptousd.live import LiveSession
-from cryptousd.sources import ReplaySource
+from cryptousd.data.sources import ReplaySource
+from cryptousd.live.dashboard import Dashboard, Settings, make_source, panel_html, served_by_voila
+from cryptousd.live.session import LiveSession
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def test_a_failing_source_shows_reconnecting_on_the_page(dash, candles):
 
 
 def test_make_source_auto_falls_back_to_replay_offline(recent_file, monkeypatch):
-    from cryptousd.sources import exchange
+    from cryptousd.data.sources import exchange
 
     def offline(self, since, limit=None):
         raise SourceUnavailable("coinbase: exchange unavailable (network error); will retry")
@@ -134,7 +134,7 @@ def test_timer_thread_ticks_and_stops(dash):
 
 def test_replay_from_a_store_plays_its_last_month(tmp_path, archives):
     from cryptousd import CandleStore
-    from cryptousd.candle_files import read_candle_file
+    from cryptousd.data.candle_files import read_candle_file
 
     store = CandleStore(tmp_path / "store")
     for a in archives[12:15]:
@@ -148,7 +148,7 @@ def test_replay_from_a_store_plays_its_last_month(tmp_path, archives):
 
 def test_auto_on_a_fresh_clone_replays_the_bundled_sample(tmp_path, monkeypatch):
     from cryptousd import locate
-    from cryptousd.sources import exchange
+    from cryptousd.data.sources import exchange
 
     def offline(self, since, limit=None):
         raise SourceUnavailable("coinbase: exchange unavailable (network error)")
@@ -174,7 +174,7 @@ def test_the_dashboard_kernel_imports_only_what_the_page_uses():
 
     code = (
         "import os, sys; os.environ['CRYPTOUSD_SOURCE'] = 'replay'\n"
-        "from cryptousd.dashboard import Dashboard, Settings\n"
+        "from cryptousd.live.dashboard import Dashboard, Settings\n"
         "d = Dashboard(Settings.from_env()); d.step()\n"
         "assert d.forecaster.net.path == 'numpy'\n"
         "heavy = ['tensorflow', 'keras', 'numba', 'scipy', 'matplotlib', 'ccxt', 'yfinance']\n"
@@ -187,7 +187,7 @@ def test_the_dashboard_kernel_imports_only_what_the_page_uses():
 
 
 def test_voila_serves_a_preheated_pool_unless_told_not_to():
-    from cryptousd.serve import POOL_SIZE, voila_command
+    from cryptousd.live.serve import POOL_SIZE, voila_command
 
     cmd = voila_command(8866)
     assert "--preheat_kernel=True" in cmd and f"--pool_size={POOL_SIZE}" in cmd
@@ -252,7 +252,7 @@ def test_page_watch_reports_a_page_gone_only_after_a_minute_alone_and_never_gues
     import json
     import threading
 
-    from cryptousd.dashboard import PageWatch
+    from cryptousd.live.dashboard import PageWatch
 
     answer = {"status": 200, "connections": 1}
 

@@ -12,9 +12,9 @@ import httpx
 import pandas as pd
 import pytest
 
-from cryptousd.dashboard import Settings
-from cryptousd.feed.client import FeedSession
 from cryptousd.indicators import COLUMNS as INDICATOR_COLUMNS
+from cryptousd.live.dashboard import Settings
+from cryptousd.live.feed.client import FeedSession
 
 from .browser import free_port
 from .conftest import assert_candle_frame
@@ -84,7 +84,7 @@ def test_a_restarted_service_is_reconnected_to_and_the_state_says_so_meanwhile()
 
 KERNEL = """
 import json, sys, time
-from cryptousd.dashboard import Dashboard, Settings
+from cryptousd.live.dashboard import Dashboard, Settings
 d = Dashboard(Settings(source="feed", feed_url=sys.argv[1], refresh_s=0.2))
 deadline = time.monotonic() + 60
 while time.monotonic() < deadline:

@@ -10,7 +10,7 @@ import pytest
 
 from cryptousd import load_candles
 from cryptousd.config import OHLCV
-from cryptousd.locate import SAMPLE_FILE
+from cryptousd.data.locate import SAMPLE_FILE
 
 from .browser import NEEDS_CHROMIUM, browser_page, voila_server
 

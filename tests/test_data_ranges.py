@@ -1,5 +1,6 @@
 """A range the data do not cover is refused in one sentence that says what they cover and what
-to do, in the package (``cryptousd.locate.check_covers``) and in the notebooks that take ranges."""
+to do, in the package (``cryptousd.data.locate.check_covers``) and in the notebooks that take
+ranges."""
 
 from __future__ import annotations
 
@@ -7,8 +8,14 @@ import papermill as pm
 import pytest
 
 from cryptousd.config import NOTEBOOKS_DIR
+from cryptousd.data.locate import (
+    FETCH_HINT,
+    SAMPLE_FILE,
+    DataLocation,
+    check_covers,
+    locate_candles,
+)
 from cryptousd.errors import DataError
-from cryptousd.locate import FETCH_HINT, SAMPLE_FILE, DataLocation, check_covers, locate_candles
 
 COVER = "2025-03-25 00:00 .. 2025-03-31 23:59 UTC"
 

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from cryptousd.evaluate_direction import direction_scores, reliability, roc_auc
+from cryptousd.evaluation.direction import direction_scores, reliability, roc_auc
 from cryptousd.forecast.direction import (
     DIRECTION_FEATURES,
     LogisticRegression,
@@ -123,7 +123,7 @@ def test_the_shipped_model_folder_is_small_honest_and_loads_without_tensorflow()
         load_forecaster("direction-btcusdt-1m")
     code = (
         "import sys; from cryptousd.forecast.direction import load_classifier; "
-        "from cryptousd.locate import SAMPLE_FILE; from cryptousd import load_candles; "
+        "from cryptousd.data.locate import SAMPLE_FILE; from cryptousd import load_candles; "
         "p = load_classifier().p_up(load_candles(SAMPLE_FILE).iloc[:300]); "
         "assert 0 < p[1] < 1; assert 'tensorflow' not in sys.modules; print('ok')"
     )
@@ -133,7 +133,7 @@ def test_the_shipped_model_folder_is_small_honest_and_loads_without_tensorflow()
 
 def test_cli_evaluates_a_direction_model_on_the_sample(tiny_model, tmp_path, capsys):
     from cryptousd.cli import main
-    from cryptousd.locate import SAMPLE_FILE
+    from cryptousd.data.locate import SAMPLE_FILE
 
     out, _ = tiny_model
     path = tmp_path / "eval.json"

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from cryptousd import DataError, ModelError, fill_gaps, load_forecaster
-from cryptousd.evaluate import (
+from cryptousd.evaluation.evaluate import (
     EXTRA,
     METRICS,
     LookAheadForecaster,
@@ -20,8 +20,8 @@ from cryptousd.evaluate import (
     walk_forward,
     wilson_interval,
 )
-from cryptousd.features import candle_features
 from cryptousd.forecast import Drift, Persistence
+from cryptousd.forecast.features import candle_features
 
 
 class Leaky(LookAheadForecaster):
@@ -312,7 +312,7 @@ def test_a_missing_dm_pvalue_says_why_and_never_reads_as_tied(candles, forecaste
 
 
 def test_block_bootstrap_equals_gluing_the_drawn_blocks_one_replicate_at_a_time():
-    from cryptousd.evaluate import bootstrap_starts
+    from cryptousd.evaluation.evaluate import bootstrap_starts
 
     rng = np.random.default_rng(4)
     hits, used = rng.random(1003) < 0.5, rng.random(1003) < 0.8
@@ -330,7 +330,7 @@ def test_block_bootstrap_equals_gluing_the_drawn_blocks_one_replicate_at_a_time(
 def test_chunked_evaluation_equals_one_chunk_and_shows_progress(
     candles, forecasters, monkeypatch, capsys
 ):
-    import cryptousd.evaluate as ev_mod
+    import cryptousd.evaluation.evaluate as ev_mod
 
     whole = walk_forward(candles, forecasters, start=candles.index[2000], progress=False)
     monkeypatch.setattr(ev_mod, "CHUNK_ORIGINS", 97)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cryptousd import DataError
-from cryptousd.features import (
+from cryptousd.forecast.features import (
     FEATURES,
     Scaler,
     candle_features,

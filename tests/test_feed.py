@@ -16,8 +16,8 @@ import pytest
 
 from cryptousd import load_candles
 from cryptousd.config import DEFAULT_MODEL
-from cryptousd.feed.client import SSE, frame_from_json, parse_sse
-from cryptousd.locate import SAMPLE_FILE
+from cryptousd.data.locate import SAMPLE_FILE
+from cryptousd.live.feed.client import SSE, frame_from_json, parse_sse
 
 from .browser import free_port
 from .conftest import assert_candle_frame
@@ -168,7 +168,7 @@ def test_the_favicon_is_the_packaged_icon(feed):
 
     r = httpx.get(f"{feed}/favicon.ico")
     assert r.status_code == 200 and r.headers["content-type"] == "image/x-icon"
-    assert r.content == (files("cryptousd.feed") / "static" / "favicon.ico").read_bytes()
+    assert r.content == (files("cryptousd.live.feed") / "static" / "favicon.ico").read_bytes()
     assert r.content[:4] == b"\x00\x00\x01\x00"  # an ICO file
 
 

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from cryptousd import load_candles
-from cryptousd.feed.client import FeedSession, frame_from_json
-from cryptousd.locate import SAMPLE_FILE
+from cryptousd.data.locate import SAMPLE_FILE
+from cryptousd.live.feed.client import FeedSession, frame_from_json
 
 from .feed_server import feed_server
 
@@ -75,7 +75,7 @@ def test_eth_uses_the_btc_model_and_says_so(two):
 
 
 def test_the_dashboard_symbol_control_switches_the_stream(two):
-    from cryptousd.dashboard import Dashboard, Settings
+    from cryptousd.live.dashboard import Dashboard, Settings
 
     d = Dashboard(Settings(source="feed", feed_url=two, refresh_s=0.2))
     try:

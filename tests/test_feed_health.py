@@ -12,8 +12,8 @@ import pytest
 
 from cryptousd import load_candles
 from cryptousd.config import OHLCV
-from cryptousd.feed.client import frame_from_json
-from cryptousd.locate import SAMPLE_FILE
+from cryptousd.data.locate import SAMPLE_FILE
+from cryptousd.live.feed.client import frame_from_json
 
 from .feed_server import feed_server
 

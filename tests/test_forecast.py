@@ -12,9 +12,9 @@ import pytest
 
 from cryptousd import DEFAULT_MODEL, ModelError, load_forecaster
 from cryptousd.config import MODELS_DIR
-from cryptousd.features import candle_features
+from cryptousd.data.sources.replay import simulate_candles
 from cryptousd.forecast import Drift, Persistence, load_baselines, read_card
-from cryptousd.sources.replay import simulate_candles
+from cryptousd.forecast.features import candle_features
 
 from .conftest import assert_candle_frame, need_numba
 
@@ -71,9 +71,9 @@ def test_forecast_ignores_candles_after_its_window(model, real_candles):
 
 def test_no_tensorflow_is_imported_for_inference():
     code = (
-        "import sys, cryptousd; from cryptousd.dashboard import Dashboard; "
-        "from cryptousd.evaluate import walk_forward;"
-        "f = cryptousd.load_forecaster(); import cryptousd.sources.replay as r; "
+        "import sys, cryptousd; from cryptousd.live.dashboard import Dashboard; "
+        "from cryptousd.evaluation.evaluate import walk_forward;"
+        "f = cryptousd.load_forecaster(); import cryptousd.data.sources.replay as r; "
         "c = r.simulate_candles(100);"
         "f.predict(c); print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     )
@@ -131,7 +131,7 @@ def test_drift_carries_the_window_mean_return():
 def test_interval_coverage_on_held_out_synthetic_data_is_near_nominal():
     calib = simulate_candles(30_000, seed=11)
     held_out = simulate_candles(30_000, seed=12, start="2026-01-01")
-    from cryptousd.evaluate import walk_forward
+    from cryptousd.evaluation.evaluate import walk_forward
 
     f = Drift()
     feats, logc = candle_features(calib), np.log(calib["close"].to_numpy())
@@ -274,8 +274,8 @@ def test_batches_on_the_numba_path_agree_with_or_without_threadpoolctl(monkeypat
 
 
 def test_direct_batch_path_equals_the_generic_per_window_scaling(model, real_candles):
-    from cryptousd.features import series_arrays
     from cryptousd.forecast.base import Forecaster
+    from cryptousd.forecast.features import series_arrays
 
     a = series_arrays(real_candles.iloc[:3000])
     origins = np.r_[59, np.arange(100, 2980, 7)]

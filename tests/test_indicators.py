@@ -109,7 +109,7 @@ def test_streaming_equals_batch_over_thousands_of_candles(which, real_candles, c
 def test_streaming_one_candle_at_a_time_matches_a_late_start():
     """A live session starts from whatever it sees first: streaming from candle k equals the
     batch form of the candles from k."""
-    from cryptousd.sources.replay import simulate_candles
+    from cryptousd.data.sources.replay import simulate_candles
 
     c = simulate_candles(1500, start="2025-02-01", seed=11)
     s = StreamingIndicators()

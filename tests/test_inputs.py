@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 import cryptousd as cu
+from cryptousd.data.locate import SAMPLE_FILE
 from cryptousd.errors import DataError
-from cryptousd.inputs import ALL_INPUTS, INPUTS, input_matrix, lookback
-from cryptousd.locate import SAMPLE_FILE
+from cryptousd.forecast.inputs import ALL_INPUTS, INPUTS, input_matrix, lookback
 from cryptousd.research.scale import ScaleModel, scale_features
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from cryptousd import DataError, load_candles
-from cryptousd.candle_files import read_candle_file
+from cryptousd.data.candle_files import read_candle_file
 from cryptousd.times import epoch_to_ns
 
 from .conftest import assert_candle_frame, binance_line
@@ -210,7 +210,7 @@ def test_the_sample_zip_has_taker_buy_equal_to_column_10():
     import csv
     import io
 
-    from cryptousd.locate import SAMPLE_FILE
+    from cryptousd.data.locate import SAMPLE_FILE
 
     df = load_candles(SAMPLE_FILE)
     assert df["taker_buy"].dtype == "float64" and df["trades"].dtype == "int64"

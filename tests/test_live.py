@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from cryptousd import SourceUnavailable, load_forecaster
-from cryptousd.live import LiveSession
-from cryptousd.sources import ReplaySource
-from cryptousd.sources.base import Poll
-from cryptousd.sources.replay import simulate_candles
+from cryptousd.data.sources import ReplaySource
+from cryptousd.data.sources.base import Poll
+from cryptousd.data.sources.replay import simulate_candles
+from cryptousd.live.session import LiveSession
 
 
 class Flaky:

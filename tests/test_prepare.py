@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from cryptousd import ModelError
+from cryptousd.data.sources.replay import simulate_candles
 from cryptousd.forecast.card import CARD_METRICS, make_card
 from cryptousd.forecast.prepare import TrainConfig, calibrate, fit_baselines, prepare
-from cryptousd.sources.replay import simulate_candles
 
 SPLIT = {
     "train": ("2025-01-01", "2025-01-02 12:00"),
@@ -84,7 +84,8 @@ def test_a_bad_config_is_refused_in_one_line():
 
 def test_these_steps_never_import_tensorflow():
     code = (
-        "import sys; from cryptousd.forecast import prepare, card; import cryptousd.pipeline; "
+        "import sys; from cryptousd.forecast import prepare, card; "
+        "import cryptousd.research.pipeline; "
         "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     )
     out = subprocess.run(

@@ -42,7 +42,7 @@ import httpx
 import pytest
 
 from cryptousd.config import PROJECT_ROOT
-from cryptousd.locate import SAMPLE_FILE
+from cryptousd.data.locate import SAMPLE_FILE
 
 from .browser import free_port
 from .feed_server import feed_server

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from cryptousd import CandleStore, DataError, load_candles
-from cryptousd.candle_files import binance_symbol, import_candle_files
 from cryptousd.cli import main
+from cryptousd.data.candle_files import binance_symbol, import_candle_files
 from cryptousd.files import write_json
 
 from .conftest import binance_line

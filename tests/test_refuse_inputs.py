@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from cryptousd import CandleStore, DataError, fill_gaps, find_gaps, load_candles, resample_candles
-from cryptousd.candle_files import read_candle_file
-from cryptousd.candles import detect_interval
+from cryptousd.data.candle_files import read_candle_file
+from cryptousd.data.candles import detect_interval
 
 from .conftest import binance_line
 

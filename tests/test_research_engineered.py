@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 
 from cryptousd import load_candles
+from cryptousd.data.locate import SAMPLE_FILE
 from cryptousd.errors import ModelError
-from cryptousd.evaluate import walk_forward
+from cryptousd.evaluation.evaluate import walk_forward
 from cryptousd.forecast.baselines import Persistence
-from cryptousd.inputs import input_matrix, lookback
-from cryptousd.locate import SAMPLE_FILE
+from cryptousd.forecast.inputs import input_matrix, lookback
 from cryptousd.research.engineered import (
     BASIC_INPUTS,
     EngineeredForecaster,

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 import cryptousd
+from cryptousd.data.locate import SAMPLE_FILE
 from cryptousd.errors import DataError, ModelError
-from cryptousd.evaluate import walk_forward
+from cryptousd.evaluation.evaluate import walk_forward
 from cryptousd.forecast.baselines import Persistence
+from cryptousd.forecast.inputs import input_matrix, lookback
 from cryptousd.forecast.numpy_gru import NumpyGRU, random_weights, reference_forward
-from cryptousd.inputs import input_matrix, lookback
-from cryptousd.locate import SAMPLE_FILE
 from cryptousd.research.neural import InputScaler, NeuralForecaster
 from cryptousd.times import index_ns
 

@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 
 import cryptousd as cu
-import cryptousd.features
-import cryptousd.inputs
+import cryptousd.forecast.features
+import cryptousd.forecast.inputs
+from cryptousd.data.locate import SAMPLE_FILE
 from cryptousd.errors import DataError
 from cryptousd.forecast.baselines import Drift, Persistence
-from cryptousd.locate import SAMPLE_FILE
 from cryptousd.research import protocol as rp
 
 
@@ -103,8 +103,8 @@ def test_predict_and_a_reloaded_model_draw_the_evaluated_interval(result, candle
     for name in ("ridge-flow", "persistence+vol"):
         f = result.forecasters[name]
         fc = f.predict(window, coverage=0.8)
-        arr = cu.features.series_arrays(candles)
-        feats = cu.inputs.input_matrix(candles, f.inputs)
+        arr = cu.forecast.features.series_arrays(candles)
+        feats = cu.forecast.inputs.input_matrix(candles, f.inputs)
         scale = f.origin_scale(feats, arr.logc, arr.times, np.array([last]))
         mean = f.predict_origins(feats, arr.logc, arr.times, np.array([last]))
         lo, hi = f.calibration.interval(mean, scale, 0.8)
@@ -119,7 +119,7 @@ def test_predict_and_a_reloaded_model_draw_the_evaluated_interval(result, candle
 
 def test_monthly_refits_forecast_each_month_with_its_own_model(candles):
     """Origins from a refit's first minute on use that refit; earlier ones the base model."""
-    arr = cu.features.series_arrays(candles)
+    arr = cu.forecast.features.series_arrays(candles)
     cut = candles.index.searchsorted(pd.Timestamp("2025-03-30", tz="UTC"))
     m = rp.MonthlyRefit("drift@monthly", Persistence(), [(int(candles.index[cut].value), Drift())])
     o = np.arange(cut - 3, cut + 3)

@@ -19,8 +19,8 @@ from cryptousd import (
     SourceUnavailable,
 )
 from cryptousd.config import OHLCV
-from cryptousd.sources import ExchangeSource, ReplaySource, SimulatedSource, YahooSource
-from cryptousd.sources.replay import ReplayFinished
+from cryptousd.data.sources import ExchangeSource, ReplaySource, SimulatedSource, YahooSource
+from cryptousd.data.sources.replay import ReplayFinished
 
 from .conftest import assert_candle_frame
 
@@ -372,7 +372,7 @@ def test_simulated_source_is_labelled_and_valid():
 
 
 def test_archive_source_history_and_poll(archives):
-    from cryptousd.sources import ArchiveSource
+    from cryptousd.data.sources import ArchiveSource
 
     src = ArchiveSource(archives[13])
     day = src.history("2025-02-10", "2025-02-11")

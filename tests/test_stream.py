@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 import websockets.asyncio.server
 
-from cryptousd.candles import build_candles
-from cryptousd.sources.base import Poll, Source
-from cryptousd.sources.stream import StreamingSource, TradeStream
+from cryptousd.data.candles import build_candles
+from cryptousd.data.sources.base import Poll, Source
+from cryptousd.data.sources.stream import StreamingSource, TradeStream
 
 from .browser import free_port
 

@@ -75,8 +75,8 @@ def test_import_graph_finds_a_cycle_when_there_is_one():
 
 def test_the_package_has_no_import_cycle():
     graph = import_graph()
-    assert "cryptousd.times" in graph["cryptousd.candles"]  # the parser sees real edges
-    assert "cryptousd.candle_store" in graph["cryptousd.candle_files"]
+    assert "cryptousd.times" in graph["cryptousd.data.candles"]  # the parser sees real edges
+    assert "cryptousd.data.candle_store" in graph["cryptousd.data.candle_files"]
     cycle = find_cycle(graph)
     assert cycle is None, " -> ".join(cycle)
 
@@ -86,7 +86,12 @@ def test_low_layers_never_import_high_ones():
     leaves = {"cryptousd.config", "cryptousd.errors", "cryptousd.times", "cryptousd.files"}
     for leaf in leaves:
         assert graph[leaf] <= leaves, f"{leaf} imports {graph[leaf] - leaves}"
-    views = {"cryptousd.dashboard", "cryptousd.cli", "cryptousd.serve", "cryptousd.notebooks"}
+    views = {
+        "cryptousd.live.dashboard",
+        "cryptousd.cli",
+        "cryptousd.live.serve",
+        "cryptousd.notebooks",
+    }
     for mod, deps in graph.items():
         if mod not in views and mod != "cryptousd":
             assert not (deps & views), f"{mod} imports a view or app: {deps & views}"

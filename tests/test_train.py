@@ -12,9 +12,9 @@ import pytest
 
 from cryptousd import DEFAULT_MODEL, load_forecaster
 from cryptousd.config import MODELS_DIR
-from cryptousd.features import Scaler, candle_features, windows
+from cryptousd.forecast.features import Scaler, candle_features, windows
 from cryptousd.forecast.prepare import TrainConfig
-from cryptousd.pipeline import train
+from cryptousd.research.pipeline import train
 
 from .conftest import need_numba
 

@@ -12,7 +12,7 @@ import numpy as np
 
 import cryptousd as cu
 from cryptousd.config import MODELS_DIR, shared_archives
-from cryptousd.evaluate import diebold_mariano, walk_forward
+from cryptousd.evaluation.evaluate import diebold_mariano, walk_forward
 from cryptousd.files import write_json
 from cryptousd.forecast import read_card
 

@@ -16,9 +16,9 @@ import pandas as pd
 
 from ..config import COVERAGE, HORIZON, INTERVAL_NS, OHLCV, WINDOW
 from ..errors import ModelError
-from ..features import FEATURES, features_from_arrays, windows
-from ..inputs import input_matrix, lookback
 from ..times import index_ns
+from .features import FEATURES, features_from_arrays, windows
+from .inputs import input_matrix, lookback
 from .intervals import Calibration, window_sigma
 
 
@@ -143,7 +143,8 @@ class Forecaster(ABC):
     calibration: Calibration | None = None
     card: dict | None = None
     #: per-candle input columns ``predict_cum`` reads, in order (names from
-    #: :data:`cryptousd.inputs.ALL_INPUTS`); the base five unless a forecaster asks for more
+    #: :data:`cryptousd.forecast.inputs.ALL_INPUTS`); the base five unless a forecaster asks for
+    # more
     inputs: tuple[str, ...] = tuple(FEATURES)
     #: a model of this forecaster's own error scale (``scale(logc, times_ns, origins) -> (B,)``,
     #: e.g. :class:`cryptousd.research.scale.ScaleModel`); None draws intervals at the window's

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ModelError
-from ..features import windows
 from .base import Forecaster
+from .features import windows
 
 
 class Persistence(Forecaster):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..features import FEATURES
+from .features import FEATURES
 from .prepare import Prepared, TrainConfig
 
 CARD_METRICS = [
@@ -61,7 +61,7 @@ def make_card(
     """Assemble ``card.json``: ranges, training record, metrics beside persistence, the command.
 
     ``training`` is :attr:`cryptousd.forecast.train.Fitted.record`; ``validation`` and ``test`` are
-    :class:`cryptousd.evaluate.Evaluation` results (or None).
+    :class:`cryptousd.evaluation.evaluate.Evaluation` results (or None).
     """
     return {
         "name": name,

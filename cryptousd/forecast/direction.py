@@ -26,9 +26,9 @@ import pandas as pd
 
 from ..config import MODELS_DIR
 from ..errors import ModelError
-from ..features import Scaler, time_of_day, windows
 from ..indicators import indicator_frame
 from ..times import index_ns
+from .features import Scaler, time_of_day, windows
 from .numpy_lstm import NumpyLSTM
 
 DIRECTION_FEATURES = [

@@ -14,8 +14,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from ..evaluate_direction import evaluate_classifiers, verdict
-from ..features import time_split
+from ..evaluation.direction import evaluate_classifiers, verdict
 from ..files import write_json
 from .direction import (
     DIRECTION_FEATURES,
@@ -32,6 +31,7 @@ from .direction import (
     mlp_inputs,
     sigmoid,
 )
+from .features import time_split
 from .model_folder import write_model_folder
 from .numpy_lstm import NumpyLSTM
 from .prepare import DEFAULT_SPLIT

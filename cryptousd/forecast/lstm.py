@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import INTERVAL_NS
-from ..features import Scaler, time_of_day
 from .base import Forecaster, scaled_chunks
+from .features import Scaler, time_of_day
 from .numpy_lstm import NumpyLSTM
 
 

@@ -21,10 +21,10 @@ import numpy as np
 
 from ..config import DEFAULT_MODEL, MODELS_DIR
 from ..errors import ModelError
-from ..features import Scaler
 from ..files import dir_mode, file_mode, fsync_dir, write_json
 from .base import Forecaster
 from .baselines import BASELINES, RidgeAR
+from .features import Scaler
 from .intervals import Calibration
 from .lstm import LSTMForecaster
 from .numpy_lstm import NumpyLSTM

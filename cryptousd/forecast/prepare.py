@@ -1,6 +1,6 @@
 """Training's steps that need no TensorFlow: configuration, arrays, baselines and calibration.
 
-A notebook calls them one by one (see :mod:`cryptousd.pipeline` for the whole chain):
+A notebook calls them one by one (see :mod:`cryptousd.research.pipeline` for the whole chain):
 
 1. :func:`prepare` - split by time, features, a scaler fitted on training rows, scaled targets;
 2. :func:`cryptousd.forecast.train.fit` - the Keras model (the only step that imports TensorFlow);
@@ -19,9 +19,9 @@ import pandas as pd
 
 from ..config import HORIZON, WINDOW
 from ..errors import ModelError
-from ..features import Scaler, SeriesArrays, Split, future_returns, series_arrays, time_split
 from .base import Forecaster
 from .baselines import BASELINES
+from .features import Scaler, SeriesArrays, Split, future_returns, series_arrays, time_split
 
 VARIANTS = ("direct", "recursive")
 

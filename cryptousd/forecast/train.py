@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..features import FEATURES, windows
+from .features import FEATURES, windows
 from .lstm import LSTMForecaster
 from .numpy_lstm import NumpyLSTM
 from .prepare import Prepared, TrainConfig

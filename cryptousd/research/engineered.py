@@ -1,6 +1,6 @@
 """Forecasters on engineered inputs: ridge and LightGBM on the origin's last row only.
 
-A window's engineered inputs (:mod:`cryptousd.inputs`: multi-scale returns and volatility,
+A window's engineered inputs (:mod:`cryptousd.forecast.inputs`: multi-scale returns and volatility,
 indicators, taker-buy share, ...) already summarise its past, so these models read one row, the
 window's end, and map it to the mean cumulative log return of the next ``horizon`` minutes.
 
@@ -32,8 +32,8 @@ from ..config import HORIZON, WINDOW
 from ..errors import ModelError
 from ..files import write_json
 from ..forecast.base import Forecaster
+from ..forecast.inputs import FLOW_INPUTS, PRICE_INPUTS, check_names, missing_columns
 from ..forecast.intervals import Calibration
-from ..inputs import FLOW_INPUTS, PRICE_INPUTS, check_names, missing_columns
 
 BPS = 1e4
 
@@ -71,7 +71,8 @@ def _origins(origins, n: int, horizon: int, what: str) -> np.ndarray:
 class EngineeredForecaster(Forecaster):
     """A model on the origin's last row of engineered inputs (base class; see the subclasses).
 
-    ``inputs``: input names from :data:`cryptousd.inputs.ALL_INPUTS`, starting with ``ret`` (the
+    ``inputs``: input names from :data:`cryptousd.forecast.inputs.ALL_INPUTS`, starting with
+    ``ret`` (the
     interval scale reads it). Subclasses implement :meth:`_fit` and :meth:`_predict_bps` on
     (B, F) rows in basis points, and the folder format (:meth:`_arrays`, :meth:`_files`,
     :meth:`_restore`).

@@ -1,7 +1,8 @@
 """Neural forecasters (LSTM or GRU) on any per-candle inputs, for research.
 
 :class:`NeuralForecaster` is the direct variant of :class:`cryptousd.forecast.lstm.LSTMForecaster`
-with a choice of recurrent cell and of inputs (names from :mod:`cryptousd.inputs`, ``ret`` first):
+with a choice of recurrent cell and of inputs (names from :mod:`cryptousd.forecast.inputs`, ``ret``
+first):
 RNN 64 -> Dropout -> RNN 32 -> Dense 16 relu -> Dense(horizon), whose outputs are the next
 ``horizon`` one-minute log returns divided by ``y_scale`` (their training standard deviation),
 summed into cumulative returns.
@@ -23,14 +24,14 @@ import numpy as np
 
 from ..config import HORIZON, WINDOW
 from ..errors import DataError, ModelError
-from ..features import FEATURES, Scaler, windows
 from ..files import write_json
 from ..forecast.base import Forecaster, scaled_chunks
+from ..forecast.features import FEATURES, Scaler, windows
+from ..forecast.inputs import check_names
 from ..forecast.intervals import Calibration
 from ..forecast.model_folder import write_model_folder
 from ..forecast.numpy_gru import NumpyGRU
 from ..forecast.numpy_lstm import NumpyLSTM
-from ..inputs import check_names
 
 KIND = "neural"
 CELLS = ("lstm", "gru")

@@ -14,9 +14,10 @@ One run (:func:`run`) does, with fixed seeds:
    candidate's own errors, fitted on training origins, then split-conformal quantiles on
    validation (``persistence+vol`` is persistence with such a model, to separate the two effects).
 4. **Evaluate** all candidates on the same origins of each range with
-   :func:`cryptousd.evaluate.walk_forward` (MAE ratio and Diebold-Mariano p against persistence,
+   :func:`cryptousd.evaluation.evaluate.walk_forward` (MAE ratio and Diebold-Mariano p against
+   persistence,
    direction accuracy with overlap-aware intervals beside the training majority, coverage and
-   width) and backtest them after costs (:func:`cryptousd.backtest.backtest_all`).
+   width) and backtest them after costs (:func:`cryptousd.evaluation.backtest.backtest_all`).
    Direction classifiers (:data:`DIRECTION_CANDIDATES`) are scored on the same origins
    against the training majority (accuracy with overlap-aware intervals, AUC, Brier skill).
    Two variations: ``<model>+2023`` is fitted on 2023 and 2024 where the data have 2023, and
@@ -43,14 +44,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..backtest import backtest_all
 from ..config import RUNS_DIR, SHARED_DATA_DIR
 from ..errors import DataError, ModelError
-from ..evaluate import Evaluation, valid_origins, walk_forward
-from ..features import FEATURES, series_arrays
+from ..evaluation.backtest import backtest_all
+from ..evaluation.evaluate import Evaluation, valid_origins, walk_forward
 from ..forecast.base import Forecaster
 from ..forecast.baselines import Drift, Persistence
-from ..inputs import FLOW_INPUTS, PRICE_INPUTS, input_matrix, lookback, missing_columns
+from ..forecast.features import FEATURES, series_arrays
+from ..forecast.inputs import FLOW_INPUTS, PRICE_INPUTS, input_matrix, lookback, missing_columns
 from ..times import to_utc
 from .scale import ScaleModel
 
@@ -181,9 +182,9 @@ EXTRA_DIR = SHARED_DATA_DIR / "binance" / "BTCUSDT-1m-extra"
 
 def research_files(data=None) -> tuple[list[Path], str]:
     """The archive files to research on and a line saying which: what ``data`` names (see
-    :func:`cryptousd.locate.locate_candles`), else the located archives plus the extra months
+    :func:`cryptousd.data.locate.locate_candles`), else the located archives plus the extra months
     (2023, 2025-04..05) where ``../shared`` has them, else the shipped 7-day sample."""
-    from ..locate import locate_candles
+    from ..data.locate import locate_candles
 
     loc = locate_candles(data, files_only=True)
     files = loc.files()
@@ -555,7 +556,7 @@ def run(
 def _direction_table(directions, feats_of, arr, cut, evaluations) -> pd.DataFrame:
     """Direction classifiers (and the training majority) on each range's evaluation origins,
     scored like notebook 05: accuracy with overlap-aware intervals, AUC, Brier skill."""
-    from ..evaluate_direction import direction_scores
+    from ..evaluation.direction import direction_scores
 
     rows = []
     for k, ev in evaluations.items():
