@@ -1,8 +1,9 @@
-"""CryptoUSD: learn, research and watch short-term BTC/USD forecasting.
+"""CryptoUSD: learn, research and watch short-term crypto forecasting (BTC/USD and any market).
 
 The names most notebooks need are importable from here; nothing here imports TensorFlow.
 """
 
+from . import markets
 from .config import DEFAULT_MODEL, HORIZON, WINDOW
 from .data import locate
 from .data.candle_files import load_candles
@@ -27,7 +28,7 @@ from .errors import (
     SourceTimeout,
     SourceUnavailable,
 )
-from .forecast import Forecast, Forecaster, load_baselines, load_forecaster
+from .forecast import Forecast, Forecaster, load_baselines, load_forecaster, load_model
 
 __version__ = "0.1.0"
 
@@ -55,8 +56,10 @@ __all__ = [
     "load_baselines",
     "load_candles",
     "load_forecaster",
+    "load_model",
     "locate",
     "locate_candles",
+    "markets",
     "resample_candles",
     "validate_candles",
 ]

@@ -248,7 +248,7 @@ def _command_line() -> str:
 
 def _train_direction(args, candles, paths, split) -> dict:
     """``train --task direction``: the MLP and LSTM direction classifiers and their baselines."""
-    from .forecast.direction_train import train_direction
+    from .research.direction_train import train_direction
 
     out = Path(args.out) if args.out else MODELS_DIR / "direction"
     card = train_direction(
@@ -562,60 +562,48 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"error: {self.prog}: {message} (see `{self.prog} --help`)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from .forecast.prepare import VARIANTS, TrainConfig
+def _common(sub, name: str, func, help_: str) -> argparse.ArgumentParser:
+    sp = sub.add_parser(name, help=help_, description=help_)
+    sp.set_defaults(func=func)
+    sp.add_argument("--json", metavar="PATH", help="also write the result as JSON to PATH")
+    return sp
 
-    p = OneLineParser(
-        prog="cryptousd",
-        description="CryptoUSD: BTC/USD data, an LSTM forecaster, evaluation and a live dashboard.",
-    )
-    sub = p.add_subparsers(dest="command", required=True)
 
-    def add(name, func, help_):
-        sp = sub.add_parser(name, help=help_, description=help_)
-        sp.set_defaults(func=func)
-        sp.add_argument("--json", metavar="PATH", help="also write the result as JSON to PATH")
-        return sp
-
-    f = add(
-        "fetch",
-        cmd_fetch,
-        "fetch candles from an exchange, Yahoo or archive files into the local store",
-    )
-    f.add_argument(
+def _fetch_args(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument(
         "--source",
         choices=["exchange", "yahoo", "binance-vision"],
         default="exchange",
         help="exchange (ccxt, recent candles), yahoo, or binance-vision (Binance's public "
         "monthly archives: the full history, checksummed)",
     )
-    f.add_argument("--interval", default="1m", help="binance-vision: kline interval (default 1m)")
-    f.add_argument(
+    sp.add_argument("--interval", default="1m", help="binance-vision: kline interval (default 1m)")
+    sp.add_argument(
         "--market",
         choices=["spot", "um"],
         default="spot",
         help="binance-vision: spot (default) or um (USD-M futures)",
     )
-    f.add_argument(
+    sp.add_argument(
         "--base-url", help="binance-vision: the archive's address (default the public one)"
     )
-    f.add_argument(
+    sp.add_argument(
         "--dest",
         help="binance-vision: where the zips go "
         "(default data/archive/binance/<market>/<SYMBOL>-<interval>)",
     )
-    f.add_argument(
+    sp.add_argument(
         "--exchange",
         default=DEFAULT_EXCHANGE,
         help=f"ccxt exchange id (default {DEFAULT_EXCHANGE})",
     )
-    f.add_argument(
+    sp.add_argument(
         "--symbol",
         help=f"market symbol (default {DEFAULT_SYMBOL}; Yahoo: "
         f"{DEFAULT_YAHOO_TICKER}; --archive: read from Binance file names such as "
         "ETHUSDT-1m-2025-01.zip, needed for other names)",
     )
-    f.add_argument(
+    sp.add_argument(
         "--days",
         type=float,
         default=1.0,
@@ -624,127 +612,71 @@ def build_parser() -> argparse.ArgumentParser:
             "(a series already in the store continues from its end)"
         ),
     )
-    f.add_argument("--start", help="UTC start, e.g. 2025-01-01 (binance-vision: a month, 2024-01)")
-    f.add_argument("--end", help="UTC end (default now; binance-vision: the last month, 2025-03)")
-    f.add_argument(
+    sp.add_argument("--start", help="UTC start, e.g. 2025-01-01 (binance-vision: a month, 2024-01)")
+    sp.add_argument("--end", help="UTC end (default now; binance-vision: the last month, 2025-03)")
+    sp.add_argument(
         "--archive",
         nargs="+",
         metavar="PATH",
         help="import one-minute candle files (.zip/.csv/.csv.gz) or folders instead",
     )
-    f.add_argument(
+    sp.add_argument(
         "--source-name",
         help="store name for imported files (default: binance for Binance file names, else import)",
     )
-    f.add_argument("--store", default=str(STORE_DIR), help="store folder (default data/store)")
+    sp.add_argument("--store", default=str(STORE_DIR), help="store folder (default data/store)")
 
-    d = add("data", cmd_data, "describe the local store: series, ranges, gaps")
-    d.add_argument("what", choices=["info"], help="info: what the store holds")
-    d.add_argument("--store", default=str(STORE_DIR))
+
+def _data_args(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("what", choices=["info"], help="info: what the store holds")
+    sp.add_argument("--store", default=str(STORE_DIR))
+
+
+def _train_args(sp: argparse.ArgumentParser) -> None:
+    from .forecast.prepare import VARIANTS, TrainConfig
 
     defaults = TrainConfig()
-    t = add("train", cmd_train, "train the LSTM and write a model folder with its card")
-    t.add_argument("--data", nargs="+", help=DATA_HELP)
-    t.add_argument(
+    sp.add_argument("--data", nargs="+", help=DATA_HELP)
+    sp.add_argument(
         "--task",
         choices=["forecaster", "direction"],
         default="forecaster",
         help="forecaster (default): the LSTM price forecaster; direction: the next-minute and "
         "10-minute direction classifiers (MLP and LSTM; --stride spaces the LSTM's windows)",
     )
-    t.add_argument("--variant", choices=VARIANTS, default=defaults.variant)
-    t.add_argument("--epochs", type=int, default=defaults.epochs)
-    t.add_argument(
+    sp.add_argument("--variant", choices=VARIANTS, default=defaults.variant)
+    sp.add_argument("--epochs", type=int, default=defaults.epochs)
+    sp.add_argument(
         "--stride",
         type=int,
         default=defaults.stride,
         help=f"minutes between training windows (default {defaults.stride})",
     )
-    t.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    t.add_argument(
+    sp.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    sp.add_argument(
         "--patience", type=int, default=defaults.patience, help="early-stopping patience in epochs"
     )
-    t.add_argument("--seed", type=int, default=defaults.seed)
-    t.add_argument(
+    sp.add_argument("--seed", type=int, default=defaults.seed)
+    sp.add_argument(
         "--calib-stride",
         type=int,
         default=defaults.calib_stride,
         help="minutes between validation origins used for interval calibration",
     )
-    t.add_argument(
+    sp.add_argument(
         "--eval-stride", type=int, default=defaults.eval_stride, help="minutes between test origins"
     )
     for part in ("train", "val", "test"):
-        t.add_argument(f"--{part}-start")
-        t.add_argument(f"--{part}-end")
-    t.add_argument("--out", help="model folder (default models/lstm-VARIANT)")
+        sp.add_argument(f"--{part}-start")
+        sp.add_argument(f"--{part}-end")
+    sp.add_argument("--out", help="model folder (default models/lstm-VARIANT)")
 
-    for name, func, help_ in (
-        ("evaluate", cmd_evaluate, "rolling-origin evaluation of a frozen model vs the baselines"),
-        ("backtest", cmd_backtest, "trading backtest with fees of a model and the baselines"),
-    ):
-        e = add(name, func, help_)
-        e.add_argument("--data", nargs="+", help=DATA_HELP)
-        e.add_argument(
-            "--model", default=None, help=f"model folder or name (default {DEFAULT_MODEL})"
-        )
-        e.add_argument("--start", help="first origin (UTC)")
-        e.add_argument("--end", help="end of the range (UTC, exclusive)")
-        if name == "evaluate":
-            e.add_argument(
-                "--task",
-                choices=["forecaster", "direction"],
-                default=None,
-                help="direction: score a direction model folder (default when --model names "
-                "one) against the majority direction and a logistic regression",
-            )
-            e.add_argument(
-                "--figure", metavar="PNG", help="direction: also save the reliability diagram"
-            )
-            e.add_argument(
-                "--stride",
-                type=int,
-                default=1,
-                help="minutes between evaluation origins (default 1: every minute)",
-            )
-        if name == "backtest":
-            e.description = (
-                f"{help_}. Positions never overlap: each period is --hold minutes and the next "
-                "starts where it ends. With --every-minute, every minute's forecast is traded "
-                "by HOLD staggered sub-accounts, each with 1/HOLD of the capital."
-            )
-            e.add_argument(
-                "--fee-bps", type=float, default=10.0, help="fee per side in basis points"
-            )
-            e.add_argument(
-                "--slippage-bps", type=float, default=1.0, help="slippage per side in basis points"
-            )
-            e.add_argument(
-                "--hold",
-                type=int,
-                default=HORIZON,
-                help="minutes each position is held, which is also the period "
-                f"(1 to the model's horizon, default {HORIZON})",
-            )
-            e.add_argument(
-                "--every-minute",
-                action="store_true",
-                help="trade every minute's forecast through HOLD staggered "
-                "sub-accounts, each with 1/HOLD of the capital",
-            )
-            e.add_argument("--short", action="store_true", help="allow short positions")
-            # not an option: caught in cmd_backtest to say why in one line
-            e.add_argument("--stride", nargs="?", const="", default=None, help=argparse.SUPPRESS)
 
+def _research_args(sp: argparse.ArgumentParser) -> None:
     from .research.protocol import CANDIDATES, Config
 
-    r = add(
-        "research",
-        cmd_research,
-        "fit every candidate model on training, choose on validation, test once, record the run",
-    )
-    r.add_argument("--data", nargs="+", help=DATA_HELP)
-    r.add_argument(
+    sp.add_argument("--data", nargs="+", help=DATA_HELP)
+    sp.add_argument(
         "--models",
         nargs="+",
         choices=list(CANDIDATES),
@@ -752,7 +684,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"candidates to fit (default {' '.join(Config.models)}; known: "
         f"{', '.join(CANDIDATES)})",
     )
-    r.add_argument(
+    sp.add_argument(
         "--quick", action="store_true", help="the 7-day sample, one epoch: under a minute"
     )
     for name, what in (
@@ -761,70 +693,187 @@ def build_parser() -> argparse.ArgumentParser:
         ("test", "test range"),
         ("later", "a later range nothing is chosen on"),
     ):
-        r.add_argument(
+        sp.add_argument(
             f"--{name}",
             nargs=2,
             metavar=("START", "END"),
             help=f"{what}, UTC, END exclusive (default: the study's; inside the sample with it)",
         )
-    r.add_argument("--no-later", action="store_true", help="skip the later range")
-    r.add_argument("--epochs", type=int, default=Config.epochs, help="most epochs of the nets")
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--out", help="folder for the run's record (default runs/research)")
+    sp.add_argument("--no-later", action="store_true", help="skip the later range")
+    sp.add_argument("--epochs", type=int, default=Config.epochs, help="most epochs of the nets")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--out", help="folder for the run's record (default runs/research)")
 
-    s = add("dashboard", cmd_dashboard, "serve the live dashboard with Voila on localhost")
-    s.add_argument("--port", type=port_number, default=8866)
-    s.add_argument("--open", action="store_true", help="open a browser tab")
-    s.add_argument(
+
+def _dashboard_args(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--port", type=port_number, default=8866)
+    sp.add_argument("--open", action="store_true", help="open a browser tab")
+    sp.add_argument(
         "--pool-size",
         type=int,
         default=2,
         help="kernels kept running the notebook ahead of viewers (0: a cold kernel per page); "
         "CRYPTOUSD_* settings are fixed when they start",
     )
-    s.add_argument(
+    sp.add_argument(
         "--no-loop",
         action="store_true",
         help="a replay ends with FINISHED at the data's end (CRYPTOUSD_REPLAY_LOOP=0)",
     )
 
-    v = add("serve", cmd_serve, "serve the live feed (HTTP API, SSE stream, page) to every viewer")
-    v.add_argument(
+
+def _serve_args(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument(
         "--symbols", default=DEFAULT_SYMBOL, help="comma-separated, e.g. BTC/USD,ETH/USD"
     )
-    v.add_argument("--source", choices=["auto", "exchange", "replay", "simulated"], default="auto")
-    v.add_argument(
+    sp.add_argument("--source", choices=["auto", "exchange", "replay", "simulated"], default="auto")
+    sp.add_argument(
         "--replay",
         nargs="+",
         metavar="FILE",
         help="archive files or a store to replay; SYMBOL=FILE for another symbol's own candles",
     )
-    v.add_argument(
+    sp.add_argument(
         "--speed", type=float, default=REPLAY_SPEED, help="replay: market minutes per second"
     )
-    v.add_argument(
+    sp.add_argument(
         "--no-loop",
         action="store_true",
         help="replay: end with FINISHED at the data's end (default: loop over it)",
     )
-    v.add_argument("--refresh", type=float, default=1.0, help="seconds between polls (default 1)")
-    v.add_argument("--host", default="127.0.0.1", help="address to bind (others need --token)")
-    v.add_argument("--port", type=port_number, default=8000)
-    v.add_argument("--token", help="required from clients (default CRYPTOUSD_TOKEN)")
-    v.add_argument("--model", help=f"model folder or name (default {DEFAULT_MODEL} or per symbol)")
-    v.add_argument("--queue", type=int, default=256, help="events a client may lag before a drop")
-    v.add_argument(
+    sp.add_argument("--refresh", type=float, default=1.0, help="seconds between polls (default 1)")
+    sp.add_argument("--host", default="127.0.0.1", help="address to bind (others need --token)")
+    sp.add_argument("--port", type=port_number, default=8000)
+    sp.add_argument("--token", help="required from clients (default CRYPTOUSD_TOKEN)")
+    sp.add_argument("--model", help=f"model folder or name (default {DEFAULT_MODEL} or per symbol)")
+    sp.add_argument("--queue", type=int, default=256, help="events a client may lag before a drop")
+    sp.add_argument(
         "--no-websocket",
         action="store_true",
         help="exchange: poll REST only, no trades by websocket",
     )
 
-    b = add("bench", cmd_bench, "run a benchmark and print its table")
-    b.add_argument("which", choices=["data", "forecast", "evaluate", "live"])
 
-    n = add("notebooks", cmd_notebooks, "run notebooks 01-05 and 07 headlessly with papermill")
-    n.add_argument("--quick", action="store_true", help="small parameters (minutes, not an hour)")
-    n.add_argument("--only", nargs="+", help="run only these notebooks (e.g. 01 03)")
+def _bench_args(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("which", choices=["data", "forecast", "evaluate", "live"])
+
+
+def _notebooks_args(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--quick", action="store_true", help="small parameters (minutes, not an hour)")
+    sp.add_argument("--only", nargs="+", help="run only these notebooks (e.g. 01 03)")
+
+
+def _model_range_args(sp: argparse.ArgumentParser) -> None:
+    """What evaluate and backtest share: the data, the model, the range."""
+    sp.add_argument("--data", nargs="+", help=DATA_HELP)
+    sp.add_argument("--model", default=None, help=f"model folder or name (default {DEFAULT_MODEL})")
+    sp.add_argument("--start", help="first origin (UTC)")
+    sp.add_argument("--end", help="end of the range (UTC, exclusive)")
+
+
+def _evaluate_args(sp: argparse.ArgumentParser) -> None:
+    _model_range_args(sp)
+    sp.add_argument(
+        "--task",
+        choices=["forecaster", "direction"],
+        default=None,
+        help="direction: score a direction model folder (default when --model names "
+        "one) against the majority direction and a logistic regression",
+    )
+    sp.add_argument("--figure", metavar="PNG", help="direction: also save the reliability diagram")
+    sp.add_argument(
+        "--stride",
+        type=int,
+        default=1,
+        help="minutes between evaluation origins (default 1: every minute)",
+    )
+
+
+BACKTEST_HELP = "trading backtest with fees of a model and the baselines"
+
+
+def _backtest_args(sp: argparse.ArgumentParser) -> None:
+    sp.description = (
+        f"{BACKTEST_HELP}. Positions never overlap: each period is --hold minutes and the next "
+        "starts where it ends. With --every-minute, every minute's forecast is traded "
+        "by HOLD staggered sub-accounts, each with 1/HOLD of the capital."
+    )
+    _model_range_args(sp)
+    sp.add_argument("--fee-bps", type=float, default=10.0, help="fee per side in basis points")
+    sp.add_argument(
+        "--slippage-bps", type=float, default=1.0, help="slippage per side in basis points"
+    )
+    sp.add_argument(
+        "--hold",
+        type=int,
+        default=HORIZON,
+        help="minutes each position is held, which is also the period "
+        f"(1 to the model's horizon, default {HORIZON})",
+    )
+    sp.add_argument(
+        "--every-minute",
+        action="store_true",
+        help="trade every minute's forecast through HOLD staggered "
+        "sub-accounts, each with 1/HOLD of the capital",
+    )
+    sp.add_argument("--short", action="store_true", help="allow short positions")
+    # not an option: caught in cmd_backtest to say why in one line
+    sp.add_argument("--stride", nargs="?", const="", default=None, help=argparse.SUPPRESS)
+
+
+#: (name, function, its arguments, one-line help) of every command, in --help's order
+COMMANDS = (
+    (
+        "fetch",
+        cmd_fetch,
+        _fetch_args,
+        "fetch candles from an exchange, Yahoo or archive files into the local store",
+    ),
+    ("data", cmd_data, _data_args, "describe the local store: series, ranges, gaps"),
+    ("train", cmd_train, _train_args, "train the LSTM and write a model folder with its card"),
+    (
+        "evaluate",
+        cmd_evaluate,
+        _evaluate_args,
+        "rolling-origin evaluation of a frozen model vs the baselines",
+    ),
+    ("backtest", cmd_backtest, _backtest_args, BACKTEST_HELP),
+    (
+        "research",
+        cmd_research,
+        _research_args,
+        "fit every candidate model on training, choose on validation, test once, record the run",
+    ),
+    (
+        "dashboard",
+        cmd_dashboard,
+        _dashboard_args,
+        "serve the live dashboard with Voila on localhost",
+    ),
+    (
+        "serve",
+        cmd_serve,
+        _serve_args,
+        "serve the live feed (HTTP API, SSE stream, page) to every viewer",
+    ),
+    ("bench", cmd_bench, _bench_args, "run a benchmark and print its table"),
+    (
+        "notebooks",
+        cmd_notebooks,
+        _notebooks_args,
+        "run notebooks 01-05 and 07 headlessly with papermill",
+    ),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = OneLineParser(
+        prog="cryptousd",
+        description="CryptoUSD: market data, an LSTM forecaster, evaluation and a live dashboard.",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, func, arguments, help_ in COMMANDS:
+        arguments(_common(sub, name, func, help_))
     return p
 
 

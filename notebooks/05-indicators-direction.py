@@ -48,8 +48,8 @@ from cryptousd.forecast.direction import (
     direction_targets,
     labels,
 )
-from cryptousd.forecast.direction_train import train_direction
 from cryptousd.forecast.prepare import DEFAULT_SPLIT
+from cryptousd.research.direction_train import train_direction
 
 pd.set_option("display.width", 140)
 plt.rcParams["figure.dpi"] = 90

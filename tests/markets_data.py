@@ -22,7 +22,6 @@ returns differ from BTC's while staying real-shaped (gaps, volatility clusters, 
 
 from __future__ import annotations
 
-import io
 import zipfile
 from pathlib import Path
 
@@ -32,17 +31,26 @@ import pandas as pd
 from cryptousd.data.locate import SAMPLE_FILE
 from cryptousd.markets import Market
 
-COLUMNS = (
-    "open_time open high low close volume close_time quote_volume trades "
-    "taker_buy taker_buy_quote ignore"
-).split()
+COLUMNS = [
+    "open_time",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "close_time",
+    "quote_volume",
+    "trades",
+    "taker_buy",
+    "taker_buy_quote",
+    "ignore",
+]
 PRICES = ["open", "high", "low", "close"]
 
 
 def read_sample() -> pd.DataFrame:
-    with zipfile.ZipFile(SAMPLE_FILE) as z:
-        with z.open(z.namelist()[0]) as f:
-            return pd.read_csv(f, header=None, names=COLUMNS)
+    with zipfile.ZipFile(SAMPLE_FILE) as z, z.open(z.namelist()[0]) as f:
+        return pd.read_csv(f, header=None, names=COLUMNS)
 
 
 def derived_market(
@@ -68,8 +76,7 @@ def derived_market(
     dest.mkdir(parents=True, exist_ok=True)
     path = dest / m.archive_name("2025-03-25_31")
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        with z.open(path.with_suffix(".csv").name, "w") as f:
-            f.write(io.BytesIO(text.encode()).getvalue())
+        z.writestr(path.with_suffix(".csv").name, text)
     return path
 
 

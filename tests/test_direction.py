@@ -74,7 +74,7 @@ def test_logistic_regression_recovers_a_known_slope():
 @pytest.fixture(scope="module")
 def tiny_model(real_candles, tmp_path_factory):
     """The whole training chain on the sample, one epoch, a few hundred LSTM windows."""
-    from cryptousd.forecast.direction_train import train_direction
+    from cryptousd.research.direction_train import train_direction
 
     out = tmp_path_factory.mktemp("models") / "direction-tiny"
     card = train_direction(

@@ -11,7 +11,7 @@ import cryptousd as cu
 from cryptousd.data.locate import SAMPLE_FILE
 from cryptousd.errors import DataError
 from cryptousd.forecast.inputs import ALL_INPUTS, INPUTS, input_matrix, lookback
-from cryptousd.research.scale import ScaleModel, scale_features
+from cryptousd.forecast.scale import ScaleModel, scale_features
 
 
 @pytest.fixture(scope="module")

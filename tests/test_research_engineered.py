@@ -1,4 +1,4 @@
-"""Forecasters on engineered inputs (cryptousd.research.engineered): they recover a planted
+"""Forecasters on engineered inputs (cryptousd.forecast.engineered): they recover a planted
 signal, read no future candle, go through walk_forward, save and load exactly, and refuse bad
 inputs and foreign folders in one line.
 """
@@ -16,8 +16,7 @@ from cryptousd.data.locate import SAMPLE_FILE
 from cryptousd.errors import ModelError
 from cryptousd.evaluation.evaluate import walk_forward
 from cryptousd.forecast.baselines import Persistence
-from cryptousd.forecast.inputs import input_matrix, lookback
-from cryptousd.research.engineered import (
+from cryptousd.forecast.engineered import (
     BASIC_INPUTS,
     EngineeredForecaster,
     LGBMDirection,
@@ -25,6 +24,7 @@ from cryptousd.research.engineered import (
     RidgeForecaster,
     default_inputs,
 )
+from cryptousd.forecast.inputs import input_matrix, lookback
 
 DAY = 1440
 PLANTED = ("ret", "range", "logvol", "tod_sin", "tod_cos", "ret_5", "rv_15")

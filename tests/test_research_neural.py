@@ -16,8 +16,8 @@ from cryptousd.errors import DataError, ModelError
 from cryptousd.evaluation.evaluate import walk_forward
 from cryptousd.forecast.baselines import Persistence
 from cryptousd.forecast.inputs import input_matrix, lookback
+from cryptousd.forecast.neural import InputScaler, NeuralForecaster
 from cryptousd.forecast.numpy_gru import NumpyGRU, random_weights, reference_forward
-from cryptousd.research.neural import InputScaler, NeuralForecaster
 from cryptousd.times import index_ns
 
 INPUTS = ("ret", "range", "logvol", "tod_sin", "tod_cos", "ret_15", "rv_15", "logvol_rel")
@@ -40,8 +40,8 @@ def test_fast_gru_matches_float64_reference():
 
 
 def test_numpy_gru_matches_keras():
+    from cryptousd.forecast.neural import build_keras_model, keras_weights
     from cryptousd.forecast.train import import_keras
-    from cryptousd.research.neural import build_keras_model, keras_weights
 
     keras = import_keras()
     keras.utils.set_random_seed(1)
@@ -152,7 +152,7 @@ def test_save_load_round_trip_without_tensorflow(fitted, tmp_path):
     code = f"""
 import sys
 import numpy as np
-from cryptousd.research.neural import NeuralForecaster
+from cryptousd.forecast.neural import NeuralForecaster
 d = np.load({str(tmp_path / "in.npz")!r})
 out = {{}}
 for cell, folder in {json.dumps({c: str(v[4]) for c, v in fitted.items()})}.items():

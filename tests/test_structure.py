@@ -81,6 +81,57 @@ def test_the_package_has_no_import_cycle():
     assert cycle is None, " -> ".join(cycle)
 
 
+#: The layers, lowest first (the README's folders): a module imports only its own layer and lower.
+LAYERS = (
+    ("base", ("config", "errors", "files", "times", "markets", "indicators", "colors")),
+    ("data", ("data",)),
+    ("forecast", ("forecast",)),
+    ("evaluation", ("evaluation",)),
+    ("research", ("research",)),
+    ("live", ("live",)),
+    ("apps", ("cli", "notebooks", "plots")),
+)
+
+
+def layer_of(module: str) -> int:
+    if module == "cryptousd":
+        return len(LAYERS) - 1  # the package's names: importable from the top, an app's view
+    top = module.split(".")[1]
+    for rank, (_, members) in enumerate(LAYERS):
+        if top in members:
+            return rank
+    raise AssertionError(f"{module} is in no layer: add it to LAYERS (tests/test_structure.py)")
+
+
+def test_every_module_has_a_layer_and_the_top_level_holds_only_the_base_and_apps():
+    graph = import_graph()
+    for mod in graph:
+        layer_of(mod)
+    top_modules = {p.stem for p in PKG.glob("*.py")} - {"__init__"}
+    allowed = set(LAYERS[0][1]) | set(LAYERS[-1][1])
+    assert top_modules <= allowed, f"modules beside the layer folders: {top_modules - allowed}"
+    folders = {p.name for p in PKG.iterdir() if (p / "__init__.py").exists()}
+    assert folders == {"data", "forecast", "evaluation", "research", "live"}
+
+
+def test_layer_of_tells_layers_apart():
+    assert layer_of("cryptousd.markets") == 0
+    assert layer_of("cryptousd.data.sources.replay") == 1
+    assert layer_of("cryptousd.live.feed.app") == 5
+    assert layer_of("cryptousd.cli") == 6
+
+
+def test_imports_go_down_the_layers_never_up():
+    graph = import_graph()
+    upward = [
+        f"{mod} ({LAYERS[layer_of(mod)][0]}) imports {dep} ({LAYERS[layer_of(dep)][0]})"
+        for mod, deps in sorted(graph.items())
+        for dep in sorted(deps)
+        if layer_of(dep) > layer_of(mod)
+    ]
+    assert not upward, "\n".join(upward)
+
+
 def test_low_layers_never_import_high_ones():
     graph = import_graph()
     leaves = {"cryptousd.config", "cryptousd.errors", "cryptousd.times", "cryptousd.files"}

@@ -9,6 +9,8 @@ from .intervals import Calibration
 from .lstm import LSTMForecaster
 from .model_folder import available_models, load_baselines, load_forecaster, read_card
 
+load_model = load_forecaster  # becomes the one loader of every model kind
+
 __all__ = [
     "BASELINES",
     "Calibration",
@@ -21,5 +23,6 @@ __all__ = [
     "available_models",
     "load_baselines",
     "load_forecaster",
+    "load_model",
     "read_card",
 ]

@@ -147,7 +147,7 @@ class Forecaster(ABC):
     # more
     inputs: tuple[str, ...] = tuple(FEATURES)
     #: a model of this forecaster's own error scale (``scale(logc, times_ns, origins) -> (B,)``,
-    #: e.g. :class:`cryptousd.research.scale.ScaleModel`); None draws intervals at the window's
+    #: e.g. :class:`cryptousd.forecast.scale.ScaleModel`); None draws intervals at the window's
     #: volatility
     scale_model = None
 

@@ -1,6 +1,6 @@
 """The direction classifier: P(the close h minutes ahead is above the last close), h = 1 and 10.
 
-Two networks read the same rows, trained with Keras (:mod:`cryptousd.forecast.direction_train`)
+Two networks read the same rows, trained with Keras (:mod:`cryptousd.research.direction_train`)
 and run here in NumPy (no TensorFlow):
 
 - ``mlp``: the seed terminal's small MLP, Dense 32 -> 16 -> 8 (ReLU) -> 2 sigmoid heads (one per

@@ -10,7 +10,7 @@ One run (:func:`run`) does, with fixed seeds:
    across a boundary (that is information available at the origin).
 2. **Fit** each candidate (:data:`CANDIDATES`) on training origins; every choice a model makes
    (ridge penalty, boosting rounds, epochs) is made on validation origins only.
-3. **Intervals that use the model**: a :class:`~cryptousd.research.scale.ScaleModel` of each
+3. **Intervals that use the model**: a :class:`~cryptousd.forecast.scale.ScaleModel` of each
    candidate's own errors, fitted on training origins, then split-conformal quantiles on
    validation (``persistence+vol`` is persistence with such a model, to separate the two effects).
 4. **Evaluate** all candidates on the same origins of each range with
@@ -52,8 +52,8 @@ from ..forecast.base import Forecaster
 from ..forecast.baselines import Drift, Persistence
 from ..forecast.features import FEATURES, series_arrays
 from ..forecast.inputs import FLOW_INPUTS, PRICE_INPUTS, input_matrix, lookback, missing_columns
+from ..forecast.scale import ScaleModel
 from ..times import to_utc
-from .scale import ScaleModel
 
 HORIZONS_SHOWN = (1, 5, 10)
 DECISION_HORIZON = 10  # the horizon the dashboard shows; a new default must win here
@@ -137,7 +137,7 @@ class Config:
 
 def _engineered(kind: str, inputs: tuple[str, ...]) -> Callable[[str, Config], object]:
     def build(name: str, cfg: Config):
-        from . import engineered
+        from ..forecast import engineered
 
         cls = {"ridge": engineered.RidgeForecaster, "lgbm": engineered.LGBMForecaster}[kind]
         return cls(inputs=inputs, name=name)
@@ -147,7 +147,7 @@ def _engineered(kind: str, inputs: tuple[str, ...]) -> Callable[[str, Config], o
 
 def _neural(cell: str, inputs: tuple[str, ...]) -> Callable[[str, Config], object]:
     def build(name: str, cfg: Config):
-        from .neural import NeuralForecaster
+        from ..forecast.neural import NeuralForecaster
 
         return NeuralForecaster(cell=cell, inputs=inputs, name=name)
 
@@ -371,7 +371,7 @@ def run(
     for m in cfg.refit_monthly:
         if m not in built:
             say(f"{m}@monthly: skipped, {m} is not among this run's models")
-    from .engineered import LGBMDirection
+    from ..forecast.engineered import LGBMDirection
 
     directions = {
         m: d
@@ -748,8 +748,8 @@ def _save(result: Result, candles: pd.DataFrame) -> Path:
 def load_model(folder) -> Forecaster:
     """A research model folder written by a run (``runs/research/<run>/models/<name>``), with its
     error-scale model, so its intervals are the ones the run evaluated."""
-    from .engineered import EngineeredForecaster
-    from .neural import NeuralForecaster
+    from ..forecast.engineered import EngineeredForecaster
+    from ..forecast.neural import NeuralForecaster
 
     folder = Path(folder)
     card_path = folder / "card.json"

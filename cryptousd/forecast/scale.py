@@ -22,7 +22,7 @@ import numpy as np
 
 from ..config import INTERVAL_NS
 from ..errors import ModelError
-from ..forecast.features import time_of_day
+from .features import time_of_day
 
 RV_MINUTES = (5, 15, 30, 59)
 LOOKBACK = max(RV_MINUTES)  # returns before the origin the features read (inside a 60-row window)

@@ -25,13 +25,13 @@ import numpy as np
 from ..config import HORIZON, WINDOW
 from ..errors import DataError, ModelError
 from ..files import write_json
-from ..forecast.base import Forecaster, scaled_chunks
-from ..forecast.features import FEATURES, Scaler, windows
-from ..forecast.inputs import check_names
-from ..forecast.intervals import Calibration
-from ..forecast.model_folder import write_model_folder
-from ..forecast.numpy_gru import NumpyGRU
-from ..forecast.numpy_lstm import NumpyLSTM
+from .base import Forecaster, scaled_chunks
+from .features import FEATURES, Scaler, windows
+from .inputs import check_names
+from .intervals import Calibration
+from .model_folder import write_model_folder
+from .numpy_gru import NumpyGRU
+from .numpy_lstm import NumpyLSTM
 
 KIND = "neural"
 CELLS = ("lstm", "gru")
@@ -75,7 +75,7 @@ def _net(cell: str, weights: dict, jit: bool | None = None):
 
 def build_keras_model(cell: str, n_features: int, window: int, n_out: int, dropout: float):
     """RNN(64, return_sequences) -> Dropout -> RNN(32) -> Dense(16, relu) -> Dense(n_out)."""
-    from ..forecast.train import import_keras
+    from .train import import_keras
 
     keras = import_keras()
     layer = keras.layers.LSTM if cell == "lstm" else keras.layers.GRU
@@ -281,7 +281,7 @@ class NeuralForecaster(Forecaster):
         y[train] = y_train / y_scale
         y[val] = y_val / y_scale
 
-        from ..forecast.train import import_keras, progress_callback
+        from .train import import_keras, progress_callback
 
         keras = import_keras()
         keras.utils.set_random_seed(seed)

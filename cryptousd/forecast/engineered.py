@@ -31,9 +31,9 @@ import pandas as pd
 from ..config import HORIZON, WINDOW
 from ..errors import ModelError
 from ..files import write_json
-from ..forecast.base import Forecaster
-from ..forecast.inputs import FLOW_INPUTS, PRICE_INPUTS, check_names, missing_columns
-from ..forecast.intervals import Calibration
+from .base import Forecaster
+from .inputs import FLOW_INPUTS, PRICE_INPUTS, check_names, missing_columns
+from .intervals import Calibration
 
 BPS = 1e4
 
@@ -238,7 +238,7 @@ class EngineeredForecaster(Forecaster):
     def to_folder(self, path) -> Path:
         """Write the model folder atomically: card.json, weights.npz, the model's text files and
         calibration.npz when calibrated."""
-        from ..forecast.model_folder import write_model_folder
+        from .model_folder import write_model_folder
 
         if not self.fitted:
             raise ModelError(f"{self.name} is not fitted; fit_origins() before to_folder()")
@@ -262,7 +262,7 @@ class EngineeredForecaster(Forecaster):
         card_path = folder / "card.json"
         if not card_path.is_file():
             raise ModelError(f"{folder}: no card.json; not a model folder (see to_folder())")
-        from ..forecast.model_folder import _read_json, _read_npz
+        from .model_folder import _read_json, _read_npz
 
         card = _read_json(card_path)
         kinds = {k.kind: k for k in _KINDS}

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..evaluation.direction import evaluate_classifiers, verdict
 from ..files import write_json
-from .direction import (
+from ..forecast.direction import (
     DIRECTION_FEATURES,
     HORIZONS,
     LAGS,
@@ -31,11 +31,11 @@ from .direction import (
     mlp_inputs,
     sigmoid,
 )
-from .features import time_split
-from .model_folder import write_model_folder
-from .numpy_lstm import NumpyLSTM
-from .prepare import DEFAULT_SPLIT
-from .train import import_keras, library_versions
+from ..forecast.features import time_split
+from ..forecast.model_folder import write_model_folder
+from ..forecast.numpy_lstm import NumpyLSTM
+from ..forecast.prepare import DEFAULT_SPLIT
+from ..forecast.train import import_keras, library_versions
 
 WARMUP = 40  # rows before the first origin: the indicators' warm-up (MACD signal: 33)
 CLAIM = (0.55, 0.65)  # the seed terminal's claimed accuracy
